@@ -1,0 +1,288 @@
+//! Typed async client for the certkeep REST API.
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::{
+    AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
+    CertificateMetadata, CertificatePage, CertificateVersionList, CreateTokenRequest, CreatedToken,
+    DownloadQuery, EditCertificateRequest, ErrorBody, HealthStatus, ImportCertificateRequest,
+    Pkcs12ExportRequest, ReimportCertificateRequest, TokenInfo, TokenList,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    #[error("{} ({}, request {})", .body.message, .status, .body.request_id)]
+    Api { status: u16, body: ErrorBody },
+    /// The server answered with an error status but no certkeep error body.
+    #[error("server answered {status}: {text}")]
+    Http { status: u16, text: String },
+    #[error("cannot reach the server: {0}")]
+    Transport(String),
+    #[error("unexpected response from the server: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Http { status, .. } => Some(*status),
+            ClientError::Transport(_) | ClientError::Decode(_) => None,
+        }
+    }
+
+    /// The error body's code, when there is one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { body, .. } => Some(&body.code),
+            _ => None,
+        }
+    }
+}
+
+/// A client bound to one server and one bearer token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// `base_url` is the server root, e.g. `http://127.0.0.1:8080`.
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("certkeep-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(Client {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let rb = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    async fn send_raw(&self, rb: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Err(ClientError::Api { status, body }),
+            Err(_) => Err(ClientError::Http { status, text }),
+        }
+    }
+
+    async fn send_json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
+        let resp = self.send_raw(rb).await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn send_empty(&self, rb: RequestBuilder) -> Result<(), ClientError> {
+        let resp = self.send_raw(rb).await?;
+        if resp.status() == StatusCode::NO_CONTENT || resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Decode(format!(
+                "unexpected status {}",
+                resp.status()
+            )))
+        }
+    }
+
+    fn with_query<Q: Serialize>(rb: RequestBuilder, q: &Q) -> RequestBuilder {
+        rb.query(q)
+    }
+
+    pub async fn health(&self) -> Result<HealthStatus, ClientError> {
+        self.send_json(self.request(Method::GET, "/healthz")).await
+    }
+
+    pub async fn ready(&self) -> Result<HealthStatus, ClientError> {
+        self.send_json(self.request(Method::GET, "/readyz")).await
+    }
+
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/openapi.json"))
+            .await
+    }
+
+    pub async fn certificate_import(
+        &self,
+        req: &ImportCertificateRequest,
+    ) -> Result<CertificateMetadata, ClientError> {
+        self.send_json(self.request(Method::POST, "/api/v1/certificates").json(req))
+            .await
+    }
+
+    pub async fn certificate_import_batch(
+        &self,
+        req: &BatchImportRequest,
+    ) -> Result<BatchImportResponse, ClientError> {
+        self.send_json(
+            self.request(Method::POST, "/api/v1/certificates/batch")
+                .json(req),
+        )
+        .await
+    }
+
+    pub async fn certificate_list(
+        &self,
+        q: &CertificateListQuery,
+    ) -> Result<CertificatePage, ClientError> {
+        self.send_json(Self::with_query(
+            self.request(Method::GET, "/api/v1/certificates"),
+            q,
+        ))
+        .await
+    }
+
+    pub async fn certificate_get(&self, id: Uuid) -> Result<CertificateMetadata, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/certificates/{id}")))
+            .await
+    }
+
+    pub async fn certificate_reimport(
+        &self,
+        id: Uuid,
+        req: &ReimportCertificateRequest,
+    ) -> Result<CertificateMetadata, ClientError> {
+        self.send_json(
+            self.request(Method::POST, &format!("/api/v1/certificates/{id}/versions"))
+                .json(req),
+        )
+        .await
+    }
+
+    pub async fn certificate_versions(
+        &self,
+        id: Uuid,
+    ) -> Result<CertificateVersionList, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/certificates/{id}/versions")))
+            .await
+    }
+
+    pub async fn certificate_edit(
+        &self,
+        id: Uuid,
+        req: &EditCertificateRequest,
+    ) -> Result<CertificateMetadata, ClientError> {
+        self.send_json(
+            self.request(Method::PATCH, &format!("/api/v1/certificates/{id}"))
+                .json(req),
+        )
+        .await
+    }
+
+    /// Soft delete: the entry can be restored until it is purged.
+    pub async fn certificate_delete(&self, id: Uuid) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, &format!("/api/v1/certificates/{id}")))
+            .await
+    }
+
+    pub async fn certificate_restore(&self, id: Uuid) -> Result<CertificateMetadata, ClientError> {
+        self.send_json(self.request(Method::POST, &format!("/api/v1/certificates/{id}/restore")))
+            .await
+    }
+
+    /// Irreversible removal of a soft-deleted entry, all versions and keys.
+    pub async fn certificate_purge(&self, id: Uuid) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::POST, &format!("/api/v1/certificates/{id}/purge")))
+            .await
+    }
+
+    pub async fn certificate_download(
+        &self,
+        id: Uuid,
+        q: &DownloadQuery,
+    ) -> Result<Vec<u8>, ClientError> {
+        let resp = self
+            .send_raw(Self::with_query(
+                self.request(Method::GET, &format!("/api/v1/certificates/{id}/download")),
+                q,
+            ))
+            .await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(bytes.to_vec())
+    }
+
+    pub async fn certificate_pkcs12(
+        &self,
+        id: Uuid,
+        req: &Pkcs12ExportRequest,
+    ) -> Result<Vec<u8>, ClientError> {
+        let resp = self
+            .send_raw(
+                self.request(Method::POST, &format!("/api/v1/certificates/{id}/pkcs12"))
+                    .json(req),
+            )
+            .await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        Ok(bytes.to_vec())
+    }
+
+    pub async fn token_create(
+        &self,
+        req: &CreateTokenRequest,
+    ) -> Result<CreatedToken, ClientError> {
+        self.send_json(self.request(Method::POST, "/api/v1/tokens").json(req))
+            .await
+    }
+
+    pub async fn token_list(&self) -> Result<TokenList, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/tokens"))
+            .await
+    }
+
+    pub async fn token_revoke(&self, id: Uuid) -> Result<TokenInfo, ClientError> {
+        self.send_json(self.request(Method::DELETE, &format!("/api/v1/tokens/{id}")))
+            .await
+    }
+
+    pub async fn audit_list(&self, q: &AuditQuery) -> Result<AuditPage, ClientError> {
+        self.send_json(Self::with_query(
+            self.request(Method::GET, "/api/v1/audit-events"),
+            q,
+        ))
+        .await
+    }
+
+    /// A raw request, for tests and tools that need to send what the typed methods cannot.
+    pub fn raw(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path)
+    }
+}

@@ -1,0 +1,152 @@
+//! Server configuration: defaults, then `CERTKEEP_*` environment variables, then flags (clap
+//! resolves env and flags; see `main.rs`). Secrets in URLs are masked in `Debug`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use time::Duration;
+
+use crate::error::{Error, Result};
+use crate::store::sqlite_url_for;
+
+pub const DEFAULT_DATA_DIR: &str = "./certkeep-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; the SQLite file in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// The root key file; `data_dir/root.key` when absent.
+    pub root_key_file: Option<PathBuf>,
+    /// How long before expiry a certificate counts as `expiring`.
+    pub expiring_window: Duration,
+    /// How long a soft-deleted certificate stays restorable before it is purged.
+    pub deleted_retention: Duration,
+    /// Allow plain HTTP on a non-loopback address (TLS termination elsewhere).
+    pub danger_allow_plaintext_non_loopback: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            root_key_file: None,
+            expiring_window: Duration::days(30),
+            deleted_retention: Duration::days(30),
+            danger_allow_plaintext_non_loopback: false,
+        }
+    }
+}
+
+/// `scheme://user:****@host/...`: the password of a URL replaced.
+pub fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url.as_deref().map(mask_url))
+            .field("root_key_file", &self.root_key_file)
+            .field("expiring_window", &self.expiring_window)
+            .field("deleted_retention", &self.deleted_retention)
+            .field(
+                "danger_allow_plaintext_non_loopback",
+                &self.danger_allow_plaintext_non_loopback,
+            )
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| sqlite_url_for(&self.data_dir))
+    }
+
+    pub fn root_key_path(&self) -> PathBuf {
+        self.root_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("root.key"))
+    }
+
+    /// Refuse configurations that would be unsafe or cannot work.
+    pub fn check(&self) -> Result<()> {
+        if !self.listen.ip().is_loopback() && !self.danger_allow_plaintext_non_loopback {
+            return Err(Error::InvalidInput(format!(
+                "refusing to serve plain HTTP on non-loopback address {}: put certkeepd behind a TLS \
+                 terminator and pass --danger-allow-plaintext-non-loopback",
+                self.listen
+            )));
+        }
+        if self.expiring_window <= Duration::ZERO {
+            return Err(Error::InvalidInput(
+                "the expiring window must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Create the data directory (mode 0700) if needed.
+    pub fn ensure_data_dir(&self) -> Result<()> {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(&self.data_dir).map_err(|e| {
+            Error::InvalidInput(format!(
+                "cannot create data directory {}: {e}",
+                self.data_dir.display()
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn masks_passwords() {
+        assert_eq!(
+            mask_url("postgres://ck:s3cret@db:5432/ck"),
+            "postgres://ck:****@db:5432/ck"
+        );
+        assert_eq!(mask_url("sqlite:///x.db"), "sqlite:///x.db");
+        let c = Config {
+            database_url: Some("postgres://a:pw@h/d".into()),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("pw@"));
+    }
+
+    #[test]
+    fn refuses_plaintext_on_public_address() {
+        let c = Config {
+            listen: "0.0.0.0:8080".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(c.check().is_err());
+        assert!(Config::default().check().is_ok());
+    }
+}

@@ -1,0 +1,35 @@
+//! certkeepd: the certificate inventory server. See DESIGN.md for what each module owns.
+
+pub mod app;
+pub mod audit;
+pub mod authz;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod jobs;
+pub mod keyring;
+pub mod pki;
+pub mod store;
+pub mod web;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+/// Serve the API on `listener` until `shutdown` resolves; background jobs run alongside.
+pub async fn serve(
+    app: Arc<app::App>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let jobs = tokio::spawn(jobs::run(app.clone(), stop_rx));
+    let router = web::router(app.clone());
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = jobs.await;
+    app.store.close().await;
+    result
+}

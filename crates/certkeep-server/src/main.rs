@@ -1,0 +1,270 @@
+//! `certkeepd`: serve the API (default), or run an offline admin command against the data
+//! directory or database URL: `token create`, `audit verify`, `openapi`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use certkeep_api::{CreateTokenRequest, Role};
+use certkeep_server::app::{App, RequestCtx};
+use certkeep_server::config::{self, Config};
+use certkeep_server::{audit, web};
+use clap::{Args, Parser, Subcommand};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certkeepd",
+    version,
+    about = "certkeep server: certificate inventory, encrypted keys, audit"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Data directory: SQLite database and root key file.
+    #[arg(long, env = "CERTKEEP_DATA_DIR", default_value = config::DEFAULT_DATA_DIR, global = true)]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "CERTKEEP_LISTEN", default_value = config::DEFAULT_LISTEN, global = true)]
+    listen: SocketAddr,
+    /// Database URL (`sqlite://PATH` or `postgres://…`); the SQLite file in the data directory by default.
+    #[arg(
+        long,
+        env = "CERTKEEP_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Root key file; `DATA_DIR/root.key` by default. Replicas sharing a database need the same one.
+    #[arg(long, env = "CERTKEEP_ROOT_KEY_FILE", global = true)]
+    root_key_file: Option<PathBuf>,
+    /// Days before expiry at which a certificate counts as `expiring`.
+    #[arg(long, env = "CERTKEEP_EXPIRING_DAYS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    expiring_days: u32,
+    /// Days a deleted certificate stays restorable before it is purged.
+    #[arg(long, env = "CERTKEEP_DELETED_RETENTION_DAYS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    deleted_retention_days: u32,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(
+        long,
+        env = "CERTKEEP_DANGER_ALLOW_PLAINTEXT_NON_LOOPBACK",
+        global = true
+    )]
+    danger_allow_plaintext_non_loopback: bool,
+    /// Log format.
+    #[arg(long, env = "CERTKEEP_LOG_FORMAT", default_value = "text", global = true,
+          value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// API tokens, offline.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit log, offline.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; its secret is printed alone on the last line of stdout.
+    Create {
+        /// reader, writer, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// Limit the token to one certificate group.
+        #[arg(long)]
+        group: Option<String>,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Expire the token after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the whole audit log; exit 1 when it is broken.
+    Verify,
+}
+
+impl Global {
+    fn config(&self) -> Config {
+        Config {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            database_url: self.database_url.clone(),
+            root_key_file: self.root_key_file.clone(),
+            expiring_window: Duration::days(i64::from(self.expiring_days)),
+            deleted_retention: Duration::days(i64::from(self.deleted_retention_days)),
+            danger_allow_plaintext_non_loopback: self.danger_allow_plaintext_non_loopback,
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CERTKEEP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn offline_ctx(now: OffsetDateTime) -> RequestCtx {
+    RequestCtx {
+        request_id: format!("cli:{}", uuid::Uuid::now_v7()),
+        bearer: None,
+        now,
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let config = cli.global.config();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Arc::new(App::open(&config).await.map_err(|e| e.to_string())?);
+            let now = OffsetDateTime::now_utc();
+            if let Some(t) = app
+                .bootstrap_admin(&offline_ctx(now))
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!(
+                    "certkeepd: created the first admin token (id {}). It is shown only now; store it safely:",
+                    t.info.id
+                );
+                println!("{}", t.token);
+            }
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            println!("certkeepd: listening on http://{addr}");
+            tracing::info!(%addr, database = %config::mask_url(&config.database_url()), "certkeepd started");
+            certkeep_server::serve(app, listener, shutdown_signal())
+                .await
+                .map_err(|e| format!("server error: {e}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::Create {
+            role,
+            group,
+            name,
+            expires_in_days,
+        }) => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                format!("unknown role {role:?}: use reader, writer, manager or admin")
+            })?;
+            let app = App::open(&config).await.map_err(|e| e.to_string())?;
+            let now = OffsetDateTime::now_utc();
+            let created = app
+                .token_create_offline(
+                    &offline_ctx(now),
+                    CreateTokenRequest {
+                        name,
+                        role: Some(role),
+                        group,
+                        expires_at: expires_in_days.map(|d| now + Duration::days(i64::from(d))),
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            app.store.close().await;
+            println!(
+                "created {} token {} ({}){}",
+                created.info.role.as_str(),
+                created.info.id,
+                created.info.name,
+                created
+                    .info
+                    .group
+                    .as_deref()
+                    .map(|g| format!(" for group {g}"))
+                    .unwrap_or_default()
+            );
+            println!("{}", created.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let app = App::open(&config).await.map_err(|e| e.to_string())?;
+            let report = audit::verify(&app.store).await.map_err(|e| e.to_string())?;
+            app.store.close().await;
+            if report.ok() {
+                println!(
+                    "audit log intact: {} events, hash chain verified",
+                    report.events
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("audit log BROKEN ({} events read):", report.events);
+                for p in &report.problems {
+                    println!("  - {p}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Openapi => {
+            let doc = web::openapi_document();
+            let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.global.log_format);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("certkeepd: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

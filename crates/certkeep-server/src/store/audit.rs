@@ -1,0 +1,116 @@
+//! Rows of the append-only audit log and its chain head. The hashing lives in `audit/`.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, WriteTx};
+use crate::error::{Error, Result};
+
+/// An audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub time_ms: i64,
+    pub token_id: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub request_id: String,
+    pub detail: String,
+    pub hash: String,
+}
+
+fn audit_from_row(row: &AnyRow) -> Result<AuditRow> {
+    Ok(AuditRow {
+        seq: row.try_get("seq")?,
+        time_ms: row.try_get("time_ms")?,
+        token_id: row.try_get("token_id")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        outcome: row.try_get("outcome")?,
+        request_id: row.try_get("request_id")?,
+        detail: row.try_get("detail")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, time_ms, token_id, action, target, outcome, request_id, detail, hash";
+
+impl Store {
+    /// The chain head (last seq and hash), locked for the rest of the transaction.
+    pub async fn audit_head_lock(&self, tx: &mut WriteTx) -> Result<(i64, String)> {
+        let sql = format!(
+            "SELECT seq, hash FROM audit_head WHERE id = 1{}",
+            self.for_update()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    pub async fn audit_head(&self) -> Result<(i64, String)> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_optional(self.reader())
+            .await?
+            .ok_or_else(|| Error::Internal("audit_head row is missing".into()))?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Insert `ev` and move the head to it.
+    pub async fn audit_insert(&self, tx: &mut WriteTx, ev: &AuditRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (seq, time_ms, token_id, action, target, outcome, request_id, detail, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(ev.seq)
+        .bind(ev.time_ms)
+        .bind(ev.token_id.clone())
+        .bind(ev.action.as_str())
+        .bind(ev.target.clone())
+        .bind(ev.outcome.as_str())
+        .bind(ev.request_id.as_str())
+        .bind(ev.detail.as_str())
+        .bind(ev.hash.as_str())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(ev.seq)
+            .bind(ev.hash.as_str())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Events with `seq > after`, ascending, optionally filtered by action and target.
+    pub async fn audit_list(
+        &self,
+        after: i64,
+        limit: u32,
+        action: Option<&str>,
+        target: Option<&str>,
+    ) -> Result<Vec<AuditRow>> {
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1");
+        let mut n = 1;
+        if action.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND action = ${n}"));
+        }
+        if target.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND target = ${n}"));
+        }
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
+        if let Some(a) = action {
+            q = q.bind(a);
+        }
+        if let Some(t) = target {
+            q = q.bind(t);
+        }
+        let rows = q.bind(i64::from(limit)).fetch_all(self.reader()).await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}

@@ -1,0 +1,380 @@
+//! JSON API handlers (`<resource>_<verb>`), each a thin call into [`App`], and the OpenAPI
+//! document generated from the same route table, so every route is in it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use certkeep_api::{
+    AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
+    CertificateMetadata, CertificatePage, CertificateVersionList, CreateTokenRequest, CreatedToken,
+    DownloadQuery, EditCertificateRequest, ErrorBody, HealthStatus, ImportCertificateRequest,
+    Pkcs12ExportRequest, ReimportCertificateRequest, TokenInfo, TokenList,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::{BATCH_BODY_LIMIT, BODY_LIMIT};
+use crate::app::{App, Download};
+use crate::error::Error;
+
+type AppState = State<Arc<App>>;
+type ApiResult<T> = Result<T, Error>;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "certkeep API",
+        description = "Certificate inventory: import, encrypted key storage, search, download, tokens and audit. \
+                       Every route except the health checks and this document needs `Authorization: Bearer <token>`. \
+                       Errors are `{code, message, request_id}`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "certificates", description = "Certificate inventory"),
+        (name = "tokens", description = "API tokens (Admin)"),
+        (name = "audit", description = "Audit log (Admin)"),
+        (name = "health", description = "Liveness and readiness")
+    )
+)]
+struct ApiDoc;
+
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    let batch = OpenApiRouter::new()
+        .routes(routes!(certificate_import_batch))
+        .layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health_live))
+        .routes(routes!(health_ready))
+        .routes(routes!(certificate_import, certificate_list))
+        .routes(routes!(
+            certificate_get,
+            certificate_edit,
+            certificate_delete
+        ))
+        .routes(routes!(certificate_reimport, certificate_versions))
+        .routes(routes!(certificate_restore))
+        .routes(routes!(certificate_purge))
+        .routes(routes!(certificate_download))
+        .routes(routes!(certificate_pkcs12))
+        .routes(routes!(token_create, token_list))
+        .routes(routes!(token_revoke))
+        .routes(routes!(audit_list))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(batch)
+}
+
+/// The OpenAPI document (3.1) of the API, as served at `/api/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = routes().into_openapi();
+    doc.paths.paths.insert(
+        "/api/v1/openapi.json".into(),
+        utoipa::openapi::path::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .operation_id(Some("openapi_document"))
+                .summary(Some("This OpenAPI document (no authentication)"))
+                .tag("health")
+                .security(utoipa::openapi::security::SecurityRequirement::default())
+                .response(
+                    "200",
+                    utoipa::openapi::ResponseBuilder::new().description("OpenAPI 3.1 document"),
+                ),
+        ),
+    );
+    doc
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "The process is up", body = HealthStatus)))]
+async fn health_live() -> Json<HealthStatus> {
+    Json(HealthStatus {
+        status: "ok".into(),
+    })
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses(
+        (status = 200, description = "The database answers", body = HealthStatus),
+        (status = 503, description = "The database does not answer", body = ErrorBody)
+    ))]
+async fn health_ready(State(app): AppState) -> ApiResult<Json<HealthStatus>> {
+    app.store
+        .ping()
+        .await
+        .map_err(|e| Error::Unavailable(format!("database not ready: {e}")))?;
+    Ok(Json(HealthStatus {
+        status: "ready".into(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates", tag = "certificates",
+    request_body = ImportCertificateRequest,
+    responses(
+        (status = 201, description = "Imported", body = CertificateMetadata),
+        (status = 400, description = "Invalid input (which field, which PEM block, why)", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Role or group does not allow it", body = ErrorBody),
+        (status = 413, description = "An input exceeds 100 KiB", body = ErrorBody)
+    ))]
+async fn certificate_import(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<ImportCertificateRequest>,
+) -> ApiResult<(StatusCode, Json<CertificateMetadata>)> {
+    let meta = app.certificate_import(&ctx, req).await?;
+    Ok((StatusCode::CREATED, Json(meta)))
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/batch", tag = "certificates",
+    request_body = BatchImportRequest,
+    responses(
+        (status = 201, description = "All imported", body = BatchImportResponse),
+        (status = 400, description = "An item is invalid (`items[i]…`); nothing was stored", body = ErrorBody),
+        (status = 413, description = "Too many items or too large", body = ErrorBody)
+    ))]
+async fn certificate_import_batch(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<BatchImportRequest>,
+) -> ApiResult<(StatusCode, Json<BatchImportResponse>)> {
+    let items = app.certificate_import_batch(&ctx, req).await?;
+    Ok((StatusCode::CREATED, Json(BatchImportResponse { items })))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates", tag = "certificates",
+    params(CertificateListQuery),
+    responses(
+        (status = 200, description = "One page", body = CertificatePage),
+        (status = 400, description = "Bad filter", body = ErrorBody)
+    ))]
+async fn certificate_list(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiQuery(q): ApiQuery<CertificateListQuery>,
+) -> ApiResult<Json<CertificatePage>> {
+    Ok(Json(app.certificate_list(&ctx, q).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses(
+        (status = 200, description = "Metadata", body = CertificateMetadata),
+        (status = 404, description = "Not found", body = ErrorBody)
+    ))]
+async fn certificate_get(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<CertificateMetadata>> {
+    Ok(Json(app.certificate_get(&ctx, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/certificates/{id}", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = EditCertificateRequest,
+    responses(
+        (status = 200, description = "Edited", body = CertificateMetadata),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody)
+    ))]
+async fn certificate_edit(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<EditCertificateRequest>,
+) -> ApiResult<Json<CertificateMetadata>> {
+    Ok(Json(app.certificate_edit(&ctx, id, req).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/certificates/{id}", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses(
+        (status = 204, description = "Soft-deleted; restorable until the retention period ends"),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Already deleted", body = ErrorBody)
+    ))]
+async fn certificate_delete(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    app.certificate_delete(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/restore", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses(
+        (status = 200, description = "Restored", body = CertificateMetadata),
+        (status = 409, description = "Not deleted", body = ErrorBody)
+    ))]
+async fn certificate_restore(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<CertificateMetadata>> {
+    Ok(Json(app.certificate_restore(&ctx, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/purge", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses(
+        (status = 204, description = "Removed for good, with every version and key"),
+        (status = 409, description = "Not deleted: delete first", body = ErrorBody)
+    ))]
+async fn certificate_purge(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    app.certificate_purge(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/versions", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = ReimportCertificateRequest,
+    responses(
+        (status = 201, description = "New current version", body = CertificateMetadata),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 409, description = "Entry is deleted", body = ErrorBody)
+    ))]
+async fn certificate_reimport(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<ReimportCertificateRequest>,
+) -> ApiResult<(StatusCode, Json<CertificateMetadata>)> {
+    let meta = app.certificate_reimport(&ctx, id, req).await?;
+    Ok((StatusCode::CREATED, Json(meta)))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/versions", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses((status = 200, description = "Every stored version", body = CertificateVersionList)))]
+async fn certificate_versions(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<CertificateVersionList>> {
+    Ok(Json(app.certificate_versions(&ctx, id).await?))
+}
+
+fn download_response(d: Download, sensitive: bool) -> Response {
+    let mut resp = (StatusCode::OK, d.bytes.to_vec()).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(d.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", d.file_name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if sensitive {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/download", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id"), DownloadQuery),
+    responses(
+        (status = 200, description = "PEM (application/x-pem-file) or DER (application/pkix-cert, application/pkcs8)", content_type = "application/x-pem-file", body = Vec<u8>),
+        (status = 403, description = "Private keys need Writer", body = ErrorBody),
+        (status = 404, description = "No such part or version", body = ErrorBody)
+    ))]
+async fn certificate_download(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<DownloadQuery>,
+) -> ApiResult<Response> {
+    let sensitive = q.part == Some(certkeep_api::DownloadPart::PrivateKey);
+    let d = app.certificate_download(&ctx, id, q).await?;
+    Ok(download_response(d, sensitive))
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/pkcs12", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = Pkcs12ExportRequest,
+    responses(
+        (status = 200, description = "PKCS#12 file", content_type = "application/x-pkcs12", body = Vec<u8>),
+        (status = 403, description = "Including the key needs Writer", body = ErrorBody)
+    ))]
+async fn certificate_pkcs12(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<Pkcs12ExportRequest>,
+) -> ApiResult<Response> {
+    let d = app.certificate_pkcs12(&ctx, id, req).await?;
+    Ok(download_response(d, true))
+}
+
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens",
+    request_body = CreateTokenRequest,
+    responses(
+        (status = 201, description = "Created; the secret is shown only now", body = CreatedToken),
+        (status = 403, description = "Needs Admin", body = ErrorBody)
+    ))]
+async fn token_create(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let t = app.token_create(&ctx, req).await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, description = "Tokens (never their secrets)", body = TokenList)))]
+async fn token_list(State(app): AppState, Caller(ctx): Caller) -> ApiResult<Json<TokenList>> {
+    Ok(Json(app.token_list(&ctx).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = Uuid, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "Revoked", body = TokenInfo),
+        (status = 409, description = "Already revoked", body = ErrorBody)
+    ))]
+async fn token_revoke(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<TokenInfo>> {
+    Ok(Json(app.token_revoke(&ctx, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, description = "Events in order", body = AuditPage)))]
+async fn audit_list(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    Ok(Json(app.audit_list(&ctx, q).await?))
+}

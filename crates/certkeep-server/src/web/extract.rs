@@ -1,0 +1,57 @@
+//! Extractors whose rejections are domain errors (so they get the JSON error body), and the
+//! caller context every handler passes to the use-cases.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use time::OffsetDateTime;
+
+use crate::app::RequestCtx;
+use crate::error::Error;
+
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(Error))]
+pub struct ApiJson<T>(pub T);
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct ApiQuery<T>(pub T);
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Error))]
+pub struct ApiPath<T>(pub T);
+
+/// The id of the request being served (set by the request-id middleware).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The caller: request id, bearer token (if any) and the time the request is served at.
+pub struct Caller(pub RequestCtx);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| rest.trim().to_string())
+            })
+            .filter(|t| !t.is_empty());
+        Ok(Caller(RequestCtx {
+            request_id,
+            bearer,
+            now: OffsetDateTime::now_utc(),
+        }))
+    }
+}
