@@ -31,6 +31,25 @@ use crate::store::{
     CertificateFilter, CertificateRecord, ListOrder, Store, TokenRecord, VersionRecord, WriteTx,
 };
 
+/// The audit log's action names, one per use-case.
+pub mod actions {
+    pub const CERTIFICATE_IMPORT: &str = "certificate.import";
+    pub const CERTIFICATE_REIMPORT: &str = "certificate.reimport";
+    pub const CERTIFICATE_READ: &str = "certificate.read";
+    pub const CERTIFICATE_LIST: &str = "certificate.list";
+    pub const CERTIFICATE_UPDATE: &str = "certificate.update";
+    pub const CERTIFICATE_DELETE: &str = "certificate.delete";
+    pub const CERTIFICATE_RESTORE: &str = "certificate.restore";
+    pub const CERTIFICATE_PURGE: &str = "certificate.purge";
+    pub const CERTIFICATE_VERSIONS: &str = "certificate.versions";
+    pub const CERTIFICATE_DOWNLOAD_KEY: &str = "certificate.download_key";
+    pub const CERTIFICATE_DOWNLOAD: &str = "certificate.download";
+    pub const TOKEN_CREATE: &str = "token.create";
+    pub const TOKEN_LIST: &str = "token.list";
+    pub const TOKEN_REVOKE: &str = "token.revoke";
+    pub const AUDIT_LIST: &str = "audit.list";
+}
+
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
 #[derive(Debug, Clone)]
 pub struct RequestCtx {
@@ -355,6 +374,34 @@ impl App {
 
     // ---------------------------------------------------------------- authentication and audit
 
+    /// A request whose body or query could not be parsed: authenticate first (an
+    /// unauthenticated caller gets 401, whatever it sent), then audit the failure.
+    pub async fn input_rejected(
+        &self,
+        ctx: &RequestCtx,
+        action: &str,
+        target: Option<&str>,
+        e: Error,
+    ) -> Error {
+        match self.authenticate(ctx, action, target).await {
+            Err(auth) => auth,
+            Ok(p) => match self
+                .record(
+                    ctx,
+                    Some(&p),
+                    action,
+                    target,
+                    &Err::<(), _>(e.clone()),
+                    json!({}),
+                )
+                .await
+            {
+                Ok(()) => e,
+                Err(audit_error) => audit_error,
+            },
+        }
+    }
+
     /// Resolve the bearer token. A failure is audited as a denied `action` and returned.
     async fn authenticate(
         &self,
@@ -594,7 +641,7 @@ impl App {
         ctx: &RequestCtx,
         req: ImportCertificateRequest,
     ) -> Result<CertificateMetadata> {
-        const ACTION: &str = "certificate.import";
+        const ACTION: &str = actions::CERTIFICATE_IMPORT;
         let p = self.authenticate(ctx, ACTION, None).await?;
         let id = Uuid::now_v7();
         let target = id.to_string();
@@ -648,7 +695,7 @@ impl App {
         ctx: &RequestCtx,
         req: BatchImportRequest,
     ) -> Result<Vec<CertificateMetadata>> {
-        const ACTION: &str = "certificate.import";
+        const ACTION: &str = actions::CERTIFICATE_IMPORT;
         let p = self.authenticate(ctx, ACTION, None).await?;
         let count = req.items.len();
         let result = async {
@@ -722,20 +769,22 @@ impl App {
                 )?);
             }
             let mut tx = self.store.begin_write().await?;
+            let mut events = Vec::with_capacity(records.len());
             for (rec, ver) in &records {
                 self.store.certificate_insert(&mut tx, rec, ver).await?;
                 let mut detail = Self::import_detail(rec);
                 detail["batch"] = json!(true);
-                self.record_in(
-                    &mut tx,
-                    ctx,
-                    Some(&p),
-                    ACTION,
-                    Some(&rec.id.to_string()),
+                events.push(NewEvent {
+                    time: ctx.now,
+                    token_id: Some(p.token_id),
+                    action: ACTION.to_string(),
+                    target: Some(rec.id.to_string()),
+                    outcome: AuditOutcome::Success,
+                    request_id: ctx.request_id.clone(),
                     detail,
-                )
-                .await?;
+                });
             }
+            audit::append_many(&self.store, &mut tx, events).await?;
             tx.commit().await?;
             Ok(records
                 .iter()
@@ -761,7 +810,7 @@ impl App {
         id: Uuid,
         req: ReimportCertificateRequest,
     ) -> Result<CertificateMetadata> {
-        const ACTION: &str = "certificate.reimport";
+        const ACTION: &str = actions::CERTIFICATE_REIMPORT;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -823,7 +872,7 @@ impl App {
 
     #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
     pub async fn certificate_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<CertificateMetadata> {
-        const ACTION: &str = "certificate.read";
+        const ACTION: &str = actions::CERTIFICATE_READ;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -842,7 +891,7 @@ impl App {
         ctx: &RequestCtx,
         q: CertificateListQuery,
     ) -> Result<CertificatePage> {
-        const ACTION: &str = "certificate.list";
+        const ACTION: &str = actions::CERTIFICATE_LIST;
         let p = self.authenticate(ctx, ACTION, None).await?;
         let detail = serde_json::to_value(&q).unwrap_or(json!({}));
         let result = async {
@@ -962,7 +1011,7 @@ impl App {
         id: Uuid,
         req: EditCertificateRequest,
     ) -> Result<CertificateMetadata> {
-        const ACTION: &str = "certificate.update";
+        const ACTION: &str = actions::CERTIFICATE_UPDATE;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let fields: Vec<&str> = [
@@ -1050,7 +1099,7 @@ impl App {
 
     #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
     pub async fn certificate_delete(&self, ctx: &RequestCtx, id: Uuid) -> Result<()> {
-        const ACTION: &str = "certificate.delete";
+        const ACTION: &str = actions::CERTIFICATE_DELETE;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -1099,7 +1148,7 @@ impl App {
         ctx: &RequestCtx,
         id: Uuid,
     ) -> Result<CertificateMetadata> {
-        const ACTION: &str = "certificate.restore";
+        const ACTION: &str = actions::CERTIFICATE_RESTORE;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -1143,7 +1192,7 @@ impl App {
     /// Remove a soft-deleted entry for good, before its retention ends.
     #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
     pub async fn certificate_purge(&self, ctx: &RequestCtx, id: Uuid) -> Result<()> {
-        const ACTION: &str = "certificate.purge";
+        const ACTION: &str = actions::CERTIFICATE_PURGE;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -1205,7 +1254,7 @@ impl App {
                     &mut tx,
                     ctx,
                     None,
-                    "certificate.purge",
+                    actions::CERTIFICATE_PURGE,
                     Some(&id.to_string()),
                     json!({"name": rec.name, "reason": "retention period ended"}),
                 )
@@ -1222,7 +1271,7 @@ impl App {
         ctx: &RequestCtx,
         id: Uuid,
     ) -> Result<CertificateVersionList> {
-        const ACTION: &str = "certificate.versions";
+        const ACTION: &str = actions::CERTIFICATE_VERSIONS;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -1282,9 +1331,9 @@ impl App {
         let part = q.part.unwrap_or_default();
         let format = q.format.unwrap_or_default();
         let action = if part == DownloadPart::PrivateKey {
-            "certificate.download_key"
+            actions::CERTIFICATE_DOWNLOAD_KEY
         } else {
-            "certificate.download"
+            actions::CERTIFICATE_DOWNLOAD
         };
         let target = id.to_string();
         let p = self.authenticate(ctx, action, Some(&target)).await?;
@@ -1395,9 +1444,9 @@ impl App {
     ) -> Result<Download> {
         let include_key = req.include_key.unwrap_or(true);
         let action = if include_key {
-            "certificate.download_key"
+            actions::CERTIFICATE_DOWNLOAD_KEY
         } else {
-            "certificate.download"
+            actions::CERTIFICATE_DOWNLOAD
         };
         let target = id.to_string();
         let p = self.authenticate(ctx, action, Some(&target)).await?;
@@ -1516,7 +1565,7 @@ impl App {
         ctx: &RequestCtx,
         req: CreateTokenRequest,
     ) -> Result<CreatedToken> {
-        const ACTION: &str = "token.create";
+        const ACTION: &str = actions::TOKEN_CREATE;
         let p = self.authenticate(ctx, ACTION, None).await?;
         let result = async {
             let (name, role, group) = Self::validate_token_request(&req, ctx.now)?;
@@ -1562,7 +1611,7 @@ impl App {
 
     #[instrument(skip_all, fields(request_id = %ctx.request_id))]
     pub async fn token_list(&self, ctx: &RequestCtx) -> Result<TokenList> {
-        const ACTION: &str = "token.list";
+        const ACTION: &str = actions::TOKEN_LIST;
         let p = self.authenticate(ctx, ACTION, None).await?;
         let result = async {
             p.require(Role::Admin, p.group.as_deref(), "listing tokens")?;
@@ -1578,7 +1627,7 @@ impl App {
 
     #[instrument(skip_all, fields(request_id = %ctx.request_id, token = %id))]
     pub async fn token_revoke(&self, ctx: &RequestCtx, id: Uuid) -> Result<TokenInfo> {
-        const ACTION: &str = "token.revoke";
+        const ACTION: &str = actions::TOKEN_REVOKE;
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
@@ -1641,7 +1690,7 @@ impl App {
             &mut tx,
             ctx,
             None,
-            "token.create",
+            actions::TOKEN_CREATE,
             Some(&rec.id.to_string()),
             json!({"name": rec.name, "role": rec.role, "group": rec.group, "offline": true}),
         )
@@ -1676,7 +1725,7 @@ impl App {
 
     #[instrument(skip_all, fields(request_id = %ctx.request_id))]
     pub async fn audit_list(&self, ctx: &RequestCtx, q: AuditQuery) -> Result<AuditPage> {
-        const ACTION: &str = "audit.list";
+        const ACTION: &str = actions::AUDIT_LIST;
         let p = self.authenticate(ctx, ACTION, None).await?;
         let result = async {
             // The log spans every group: only an unrestricted admin reads it.

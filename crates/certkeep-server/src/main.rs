@@ -42,6 +42,14 @@ struct Global {
         hide_env_values = true
     )]
     database_url: Option<String>,
+    /// File holding the database URL (keeps a password out of the environment and `ps`).
+    #[arg(
+        long,
+        env = "CERTKEEP_DATABASE_URL_FILE",
+        global = true,
+        conflicts_with = "database_url"
+    )]
+    database_url_file: Option<PathBuf>,
     /// Root key file; `DATA_DIR/root.key` by default. Replicas sharing a database need the same one.
     #[arg(long, env = "CERTKEEP_ROOT_KEY_FILE", global = true)]
     root_key_file: Option<PathBuf>,
@@ -106,16 +114,26 @@ enum AuditCommand {
 }
 
 impl Global {
-    fn config(&self) -> Config {
-        Config {
+    fn config(&self) -> Result<Config, String> {
+        let database_url = match (&self.database_url, &self.database_url_file) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read database URL file {}: {e}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        Ok(Config {
             data_dir: self.data_dir.clone(),
             listen: self.listen,
-            database_url: self.database_url.clone(),
+            database_url,
             root_key_file: self.root_key_file.clone(),
             expiring_window: Duration::days(i64::from(self.expiring_days)),
             deleted_retention: Duration::days(i64::from(self.deleted_retention_days)),
             danger_allow_plaintext_non_loopback: self.danger_allow_plaintext_non_loopback,
-        }
+        })
     }
 }
 
@@ -163,7 +181,7 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
-    let config = cli.global.config();
+    let config = cli.global.config()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Arc::new(App::open(&config).await.map_err(|e| e.to_string())?);

@@ -68,24 +68,39 @@ pub fn event_hash(prev_hash: &str, row: &AuditRow) -> String {
 
 /// Append `ev` inside `tx` (it commits with the action it records).
 pub async fn append(store: &Store, tx: &mut WriteTx, ev: NewEvent) -> Result<i64> {
-    let (head_seq, head_hash) = store.audit_head_lock(tx).await?;
-    let time_ms = i64::try_from(ev.time.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| Error::Internal("audit time out of range".into()))?;
-    let mut row = AuditRow {
-        seq: head_seq + 1,
-        time_ms,
-        token_id: ev.token_id.map(|u| u.to_string()),
-        action: ev.action,
-        target: ev.target,
-        outcome: outcome_str(ev.outcome).to_string(),
-        request_id: ev.request_id,
-        detail: serde_json::to_string(&ev.detail)
-            .map_err(|e| Error::Internal(format!("audit detail: {e}")))?,
-        hash: String::new(),
-    };
-    row.hash = event_hash(&head_hash, &row);
-    store.audit_insert(tx, &row).await?;
-    Ok(row.seq)
+    append_many(store, tx, vec![ev]).await
+}
+
+/// Append several events in order inside `tx`, locking and moving the chain head once.
+/// Returns the last event's seq.
+pub async fn append_many(store: &Store, tx: &mut WriteTx, events: Vec<NewEvent>) -> Result<i64> {
+    let (mut seq, mut prev_hash) = store.audit_head_lock(tx).await?;
+    if events.is_empty() {
+        return Ok(seq);
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for ev in events {
+        let time_ms = i64::try_from(ev.time.unix_timestamp_nanos() / 1_000_000)
+            .map_err(|_| Error::Internal("audit time out of range".into()))?;
+        seq += 1;
+        let mut row = AuditRow {
+            seq,
+            time_ms,
+            token_id: ev.token_id.map(|u| u.to_string()),
+            action: ev.action,
+            target: ev.target,
+            outcome: outcome_str(ev.outcome).to_string(),
+            request_id: ev.request_id,
+            detail: serde_json::to_string(&ev.detail)
+                .map_err(|e| Error::Internal(format!("audit detail: {e}")))?,
+            hash: String::new(),
+        };
+        row.hash = event_hash(&prev_hash, &row);
+        prev_hash = row.hash.clone();
+        rows.push(row);
+    }
+    store.audit_insert_many(tx, &rows).await?;
+    Ok(seq)
 }
 
 pub fn to_api(row: &AuditRow) -> Result<AuditEvent> {

@@ -59,26 +59,31 @@ impl Store {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
-    /// Insert `ev` and move the head to it.
-    pub async fn audit_insert(&self, tx: &mut WriteTx, ev: &AuditRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (seq, time_ms, token_id, action, target, outcome, request_id, detail, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(ev.seq)
-        .bind(ev.time_ms)
-        .bind(ev.token_id.clone())
-        .bind(ev.action.as_str())
-        .bind(ev.target.clone())
-        .bind(ev.outcome.as_str())
-        .bind(ev.request_id.as_str())
-        .bind(ev.detail.as_str())
-        .bind(ev.hash.as_str())
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+    /// Insert `rows` (consecutive, in order) and move the head to the last one.
+    pub async fn audit_insert_many(&self, tx: &mut WriteTx, rows: &[AuditRow]) -> Result<()> {
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        for ev in rows {
+            sqlx::query(
+                "INSERT INTO audit_events (seq, time_ms, token_id, action, target, outcome, request_id, detail, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
             .bind(ev.seq)
+            .bind(ev.time_ms)
+            .bind(ev.token_id.clone())
+            .bind(ev.action.as_str())
+            .bind(ev.target.clone())
+            .bind(ev.outcome.as_str())
+            .bind(ev.request_id.as_str())
+            .bind(ev.detail.as_str())
             .bind(ev.hash.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(last.seq)
+            .bind(last.hash.as_str())
             .execute(&mut **tx)
             .await?;
         Ok(())

@@ -235,16 +235,20 @@ fn escape_like(s: &str) -> String {
 }
 
 impl Store {
+    /// Replace the labels of `id` (`fresh`: the entry is new and has none yet).
     async fn write_labels(
         &self,
         tx: &mut WriteTx,
         id: &str,
         labels: &BTreeMap<String, String>,
+        fresh: bool,
     ) -> Result<()> {
-        sqlx::query("DELETE FROM certificate_labels WHERE cert_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        if !fresh {
+            sqlx::query("DELETE FROM certificate_labels WHERE cert_id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
         for (k, v) in labels {
             sqlx::query("INSERT INTO certificate_labels (cert_id, key, value) VALUES ($1, $2, $3)")
                 .bind(id)
@@ -326,7 +330,7 @@ impl Store {
         .bind(ts(rec.updated_at))
         .execute(&mut **tx)
         .await?;
-        self.write_labels(tx, &id, &rec.labels).await?;
+        self.write_labels(tx, &id, &rec.labels, true).await?;
         self.insert_version(tx, version).await
     }
 
@@ -393,7 +397,7 @@ impl Store {
         .bind(ts(rec.updated_at))
         .execute(&mut **tx)
         .await?;
-        self.write_labels(tx, &id, &rec.labels).await
+        self.write_labels(tx, &id, &rec.labels, false).await
     }
 
     pub async fn certificate_set_deleted(

@@ -21,10 +21,27 @@ use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::{BATCH_BODY_LIMIT, BODY_LIMIT};
-use crate::app::{App, Download};
+use crate::app::{App, Download, RequestCtx, actions};
 use crate::error::Error;
 
 type AppState = State<Arc<App>>;
+
+/// The parsed input, or the parse error after authentication and auditing.
+async fn accept<T>(
+    app: &App,
+    ctx: &RequestCtx,
+    action: &str,
+    target: Option<Uuid>,
+    parsed: Result<T, Error>,
+) -> Result<T, Error> {
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let target = target.map(|t| t.to_string());
+            Err(app.input_rejected(ctx, action, target.as_deref(), e).await)
+        }
+    }
+}
 type ApiResult<T> = Result<T, Error>;
 
 struct BearerAuth;
@@ -143,6 +160,7 @@ async fn certificate_import(
     Caller(ctx): Caller,
     ApiJson(req): ApiJson<ImportCertificateRequest>,
 ) -> ApiResult<(StatusCode, Json<CertificateMetadata>)> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_IMPORT, None, req).await?;
     let meta = app.certificate_import(&ctx, req).await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
@@ -159,6 +177,7 @@ async fn certificate_import_batch(
     Caller(ctx): Caller,
     ApiJson(req): ApiJson<BatchImportRequest>,
 ) -> ApiResult<(StatusCode, Json<BatchImportResponse>)> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_IMPORT, None, req).await?;
     let items = app.certificate_import_batch(&ctx, req).await?;
     Ok((StatusCode::CREATED, Json(BatchImportResponse { items })))
 }
@@ -174,6 +193,7 @@ async fn certificate_list(
     Caller(ctx): Caller,
     ApiQuery(q): ApiQuery<CertificateListQuery>,
 ) -> ApiResult<Json<CertificatePage>> {
+    let q = accept(&app, &ctx, actions::CERTIFICATE_LIST, None, q).await?;
     Ok(Json(app.certificate_list(&ctx, q).await?))
 }
 
@@ -205,6 +225,7 @@ async fn certificate_edit(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<EditCertificateRequest>,
 ) -> ApiResult<Json<CertificateMetadata>> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_UPDATE, Some(id), req).await?;
     Ok(Json(app.certificate_edit(&ctx, id, req).await?))
 }
 
@@ -267,6 +288,7 @@ async fn certificate_reimport(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<ReimportCertificateRequest>,
 ) -> ApiResult<(StatusCode, Json<CertificateMetadata>)> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_REIMPORT, Some(id), req).await?;
     let meta = app.certificate_reimport(&ctx, id, req).await?;
     Ok((StatusCode::CREATED, Json(meta)))
 }
@@ -311,6 +333,7 @@ async fn certificate_download(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<DownloadQuery>,
 ) -> ApiResult<Response> {
+    let q = accept(&app, &ctx, actions::CERTIFICATE_DOWNLOAD, Some(id), q).await?;
     let sensitive = q.part == Some(certkeep_api::DownloadPart::PrivateKey);
     let d = app.certificate_download(&ctx, id, q).await?;
     Ok(download_response(d, sensitive))
@@ -329,6 +352,7 @@ async fn certificate_pkcs12(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<Pkcs12ExportRequest>,
 ) -> ApiResult<Response> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_DOWNLOAD_KEY, Some(id), req).await?;
     let d = app.certificate_pkcs12(&ctx, id, req).await?;
     Ok(download_response(d, true))
 }
@@ -344,6 +368,7 @@ async fn token_create(
     Caller(ctx): Caller,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    let req = accept(&app, &ctx, actions::TOKEN_CREATE, None, req).await?;
     let t = app.token_create(&ctx, req).await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
@@ -376,5 +401,6 @@ async fn audit_list(
     Caller(ctx): Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
+    let q = accept(&app, &ctx, actions::AUDIT_LIST, None, q).await?;
     Ok(Json(app.audit_list(&ctx, q).await?))
 }

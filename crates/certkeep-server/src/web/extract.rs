@@ -1,7 +1,10 @@
 //! Extractors whose rejections are domain errors (so they get the JSON error body), and the
 //! caller context every handler passes to the use-cases.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use std::convert::Infallible;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use time::OffsetDateTime;
@@ -9,13 +12,48 @@ use time::OffsetDateTime;
 use crate::app::RequestCtx;
 use crate::error::Error;
 
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(Error))]
-pub struct ApiJson<T>(pub T);
+/// A JSON body, parsed. A parse failure is kept, not rejected, so the handler authenticates
+/// and audits before answering (an unauthenticated caller gets 401 whatever it sent).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub Result<T, Error>);
 
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(Error))]
-pub struct ApiQuery<T>(pub T);
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiJson(
+            axum::Json::<T>::from_request(req, state)
+                .await
+                .map(|j| j.0)
+                .map_err(Error::from),
+        ))
+    }
+}
+
+/// A query string, parsed; failures kept as for [`ApiJson`].
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub Result<T, Error>);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiQuery(
+            axum::extract::Query::<T>::from_request_parts(parts, state)
+                .await
+                .map(|q| q.0)
+                .map_err(Error::from),
+        ))
+    }
+}
 
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(Error))]

@@ -170,3 +170,52 @@ async fn verify_detects_edited_and_removed_events() {
     assert!(!ok, "{out}");
     assert!(out.contains("removed"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_authenticate_first_and_are_audited() {
+    let t = TestApp::spawn().await;
+    let bad_body = serde_json::json!({"name": "x", "certificate": 5});
+    // No token: 401, whatever the body.
+    let resp = t
+        .client(None)
+        .raw(reqwest::Method::POST, "/api/v1/certificates")
+        .json(&bad_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    // A valid token: 400 naming the field, and a failed event in the log.
+    let resp = t
+        .admin
+        .raw(reqwest::Method::POST, "/api/v1/certificates")
+        .json(&bad_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("certificate"),
+        "{body}"
+    );
+    let page = t
+        .admin
+        .audit_list(&AuditQuery {
+            action: Some("certificate.import".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        page.items
+            .iter()
+            .any(|e| e.outcome == AuditOutcome::Denied && e.token_id.is_none())
+    );
+    let failed = page
+        .items
+        .iter()
+        .find(|e| e.outcome == AuditOutcome::Failed)
+        .expect("the malformed import is audited");
+    assert_eq!(failed.request_id, body["request_id"].as_str().unwrap());
+    t.stop().await;
+}
