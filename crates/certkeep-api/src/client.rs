@@ -44,6 +44,21 @@ impl ClientError {
     }
 }
 
+/// A transport error with its causes ("connection refused"), which reqwest's Display omits.
+fn transport(e: reqwest::Error) -> ClientError {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    ClientError::Transport(msg)
+}
+
 /// A client bound to one server and one bearer token.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -58,7 +73,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("certkeep-client/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+            .map_err(transport)?;
         Ok(Client {
             http,
             base: base_url.trim_end_matches('/').to_string(),
@@ -79,18 +94,12 @@ impl Client {
     }
 
     async fn send_raw(&self, rb: RequestBuilder) -> Result<reqwest::Response, ClientError> {
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let resp = rb.send().await.map_err(transport)?;
         if resp.status().is_success() {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let text = resp.text().await.map_err(transport)?;
         match serde_json::from_str::<ErrorBody>(&text) {
             Ok(body) => Err(ClientError::Api { status, body }),
             Err(_) => Err(ClientError::Http { status, text }),
@@ -99,10 +108,7 @@ impl Client {
 
     async fn send_json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T, ClientError> {
         let resp = self.send_raw(rb).await?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(transport)?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
@@ -230,10 +236,7 @@ impl Client {
                 q,
             ))
             .await?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(transport)?;
         Ok(bytes.to_vec())
     }
 
@@ -248,10 +251,7 @@ impl Client {
                     .json(req),
             )
             .await?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(transport)?;
         Ok(bytes.to_vec())
     }
 

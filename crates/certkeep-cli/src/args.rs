@@ -1,0 +1,447 @@
+//! The command line: every command, option and value the `certkeep` binary accepts, as clap
+//! derive types. Other tools script against these exact forms, and `tests/help/` holds the
+//! rendered `--help` of each command so a change here shows up as a reviewed snapshot diff.
+
+use std::path::PathBuf;
+
+use certkeep_api::{CertificateSort, CertificateStatus, DownloadPart, Role};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status: 0 on success; 1 when the server refused the request or could not be reached \
+(the server's message, error code and request id are printed to stderr); 2 for usage and local \
+errors (bad arguments, unreadable files).";
+
+/// Operate a certkeep server: certificates, API tokens and the audit log.
+#[derive(Debug, Parser)]
+#[command(
+    name = "certkeep",
+    bin_name = "certkeep",
+    version,
+    term_width = 100,
+    after_help = EXIT_STATUS_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Server root URL.
+    #[arg(
+        long,
+        global = true,
+        env = "CERTKEEP_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
+    pub url: String,
+    /// API token. Command lines are visible to other local users: prefer --token-file or the
+    /// environment.
+    #[arg(
+        long,
+        global = true,
+        env = "CERTKEEP_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Read the API token from this file (surrounding whitespace is ignored).
+    #[arg(long, global = true, env = "CERTKEEP_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Output format: aligned tables for people, or the API's JSON objects (pretty-printed).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, value_name = "FORMAT")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Certificates: import, list, inspect, edit, download, delete.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// API tokens (Admin).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit log (Admin).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Import a certificate (PEM, DER or PKCS#12; the server detects the format) as a new entry.
+    Import(ImportArgs),
+    /// Import many certificates at once from a BatchImportRequest JSON file (all or nothing).
+    ImportBatch(ImportBatchArgs),
+    /// List certificates, with filters.
+    List(ListArgs),
+    /// Show one certificate's metadata.
+    Get(IdArg),
+    /// Store a new certificate (and key, chain) as the next version of an entry.
+    Reimport(ReimportArgs),
+    /// Edit name, description, group or labels.
+    Edit(EditArgs),
+    /// Download the certificate, chain, full chain or private key, or a PKCS#12 file.
+    Download(DownloadArgs),
+    /// Soft-delete an entry: it stays restorable until purged.
+    Delete(IdArg),
+    /// Restore a soft-deleted entry.
+    Restore(IdArg),
+    /// Remove a soft-deleted entry for good, with every version and key.
+    Purge(IdArg),
+    /// List the stored versions of an entry.
+    Versions(IdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+}
+
+/// The certificate material of an import or reimport.
+#[derive(Debug, Args)]
+pub struct MaterialArgs {
+    /// Certificate file: PEM, DER or PKCS#12 (`-` reads stdin). A PEM file may also hold the key
+    /// and chain; a PKCS#12 file holds all three.
+    #[arg(long = "cert", value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Private key file: PEM or DER, PKCS#8 or traditional, encrypted or not (`-` reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Chain certificate file, PEM or DER (`-` reads stdin); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Password of an encrypted key or PKCS#12 file. Visible to other local users: prefer
+    /// --password-file.
+    #[arg(long, value_name = "PASS", conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// Read the password from this file (one trailing newline is ignored; `-` reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// The password that encrypts a PKCS#12 download.
+#[derive(Debug, Args)]
+pub struct ExportPasswordArgs {
+    /// Password to encrypt the PKCS#12 file with (--format pkcs12). Visible to other local
+    /// users: prefer --password-file.
+    #[arg(long, value_name = "PASS", conflicts_with = "password_file")]
+    pub password: Option<String>,
+    /// Read the PKCS#12 password from this file (one trailing newline is ignored; `-` reads
+    /// stdin).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+impl ExportPasswordArgs {
+    pub fn as_input(&self) -> PasswordArgs {
+        PasswordArgs {
+            password: self.password.clone(),
+            password_file: self.password_file.clone(),
+        }
+    }
+}
+
+/// Metadata given at import.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Name of the new entry.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub material: MaterialArgs,
+    /// Free-text description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Group the entry belongs to (tokens can be limited to a group).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Label `key=value`; repeat for several.
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportBatchArgs {
+    /// JSON file `{"items": [ImportCertificateRequest, ...]}` (`-` reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReimportArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    #[command(flatten)]
+    pub material: MaterialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New description (`""` clears it).
+    #[arg(long)]
+    pub description: Option<String>,
+    /// New group (`""` removes the entry from its group).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Label `key=value`; the labels given replace all labels. Repeat for several.
+    #[arg(long, value_name = "K=V", conflicts_with = "clear_labels")]
+    pub label: Vec<String>,
+    /// Remove all labels.
+    #[arg(long)]
+    pub clear_labels: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Free text, matched case-insensitively within name, domains, subject and issuer.
+    #[arg(long, value_name = "TEXT")]
+    pub q: Option<String>,
+    /// Only certificates with this status.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Only certificates of this group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Label `key=value` (exact) or `key` (present); repeat to require several.
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+    /// Substring of the issuer DN, case-insensitive.
+    #[arg(long, value_name = "S")]
+    pub issuer: Option<String>,
+    /// Key algorithm, e.g. RSA, EC, Ed25519.
+    #[arg(long, value_name = "A")]
+    pub key_algorithm: Option<String>,
+    /// Only certificates expiring before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub expires_before: Option<OffsetDateTime>,
+    /// Only certificates expiring after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339)]
+    pub expires_after: Option<OffsetDateTime>,
+    /// Sort order; a leading `-` reverses it.
+    #[arg(long, value_enum, allow_hyphen_values = true)]
+    pub sort: Option<SortArg>,
+    /// Page size (1..=1000; the server's default is 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+    /// Continue from this cursor (the `next_cursor` of a previous page).
+    #[arg(long, value_name = "C")]
+    pub cursor: Option<String>,
+    /// Follow `next_cursor` to the last page and print everything.
+    #[arg(long)]
+    pub all: bool,
+    /// List soft-deleted entries instead of live ones.
+    #[arg(long)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum StatusArg {
+    Valid,
+    Expiring,
+    Expired,
+    NotYetValid,
+}
+
+impl From<StatusArg> for CertificateStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Valid => CertificateStatus::Valid,
+            StatusArg::Expiring => CertificateStatus::Expiring,
+            StatusArg::Expired => CertificateStatus::Expired,
+            StatusArg::NotYetValid => CertificateStatus::NotYetValid,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    #[value(name = "not_after")]
+    NotAfter,
+    #[value(name = "-not_after")]
+    NotAfterDesc,
+    #[value(name = "name")]
+    Name,
+    #[value(name = "-name")]
+    NameDesc,
+}
+
+impl From<SortArg> for CertificateSort {
+    fn from(s: SortArg) -> Self {
+        match s {
+            SortArg::NotAfter => CertificateSort::NotAfter,
+            SortArg::NotAfterDesc => CertificateSort::NotAfterDesc,
+            SortArg::Name => CertificateSort::Name,
+            SortArg::NameDesc => CertificateSort::NameDesc,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    /// What to download (PEM and DER only; default: certificate). `private-key` needs Writer.
+    #[arg(long, value_enum)]
+    pub part: Option<PartArg>,
+    /// File format. `pkcs12` bundles leaf, chain and (unless --no-key) the private key, encrypted
+    /// with --password.
+    #[arg(long, value_enum, default_value_t = FormatArg::Pem)]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub password: ExportPasswordArgs,
+    /// Entry version (default: the current one).
+    #[arg(long, value_name = "N")]
+    pub version: Option<u32>,
+    /// PKCS#12 without the private key.
+    #[arg(long)]
+    pub no_key: bool,
+    /// Write to this file instead of stdout (created with mode 0600 when it holds a key).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PartArg {
+    Certificate,
+    Chain,
+    Fullchain,
+    PrivateKey,
+}
+
+impl From<PartArg> for DownloadPart {
+    fn from(p: PartArg) -> Self {
+        match p {
+            PartArg::Certificate => DownloadPart::Certificate,
+            PartArg::Chain => DownloadPart::Chain,
+            PartArg::Fullchain => DownloadPart::Fullchain,
+            PartArg::PrivateKey => DownloadPart::PrivateKey,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Pem,
+    Der,
+    Pkcs12,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is shown only now (alone on the last line of output).
+    Create(TokenCreateArgs),
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Revoke(TokenIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenIdArg {
+    /// Token id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Name of the token, e.g. what uses it.
+    #[arg(long)]
+    pub name: String,
+    /// Role; each includes the rights of those before it.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Limit the token to certificates of this group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Expiry time (RFC 3339).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_rfc3339, conflicts_with = "expires_in_days")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Expiry in this many days from now.
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=36600))]
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// List and read metadata, download certificates and chains.
+    Reader,
+    /// + download private keys, edit metadata.
+    Writer,
+    /// + import, reimport, delete, restore, purge.
+    Manager,
+    /// + tokens and the audit log.
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Reader => Role::Reader,
+            RoleArg::Writer => Role::Writer,
+            RoleArg::Manager => Role::Manager,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit events in order.
+    List(AuditListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditListArgs {
+    /// Only events after this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub after: Option<i64>,
+    /// Page size (1..=1000; the server's default is 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+    /// Only this action, e.g. certificate.import, certificate.download_key, token.create.
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    /// Only events about this target (a certificate or token id).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// Follow `next_after` to the end of the log and print everything.
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time like 2026-01-31T00:00:00Z: {e}"))
+}
