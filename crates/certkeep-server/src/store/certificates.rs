@@ -527,13 +527,18 @@ impl Store {
             let p = push(&mut binds, Bind::Text(g.clone()));
             sql.push_str(&format!(" AND group_name = {p}"));
         }
-        if let Some(t) = &f.text {
+        // The issuer is part of search_text too, so the search index narrows both filters.
+        for (needle, exact_column) in [(&f.text, None), (&f.issuer, Some("LOWER(issuer)"))] {
+            let Some(t) = needle else { continue };
+            if let Some(candidates) = self.search_index_sql() {
+                if t.chars().count() >= 3 && !t.contains(['%', '_', '\\']) {
+                    let p = push(&mut binds, Bind::Text(format!("%{t}%")));
+                    sql.push_str(&candidates.replace("{p}", &p));
+                }
+            }
             let p = push(&mut binds, Bind::Text(escape_like(t)));
-            sql.push_str(&format!(" AND search_text LIKE {p} ESCAPE '\\'"));
-        }
-        if let Some(t) = &f.issuer {
-            let p = push(&mut binds, Bind::Text(escape_like(t)));
-            sql.push_str(&format!(" AND LOWER(issuer) LIKE {p} ESCAPE '\\'"));
+            let column = exact_column.unwrap_or("search_text");
+            sql.push_str(&format!(" AND {column} LIKE {p} ESCAPE '\\'"));
         }
         if let Some(k) = &f.key_algorithm {
             let p = push(&mut binds, Bind::Text(k.clone()));

@@ -1191,3 +1191,58 @@ async fn batch_import_is_all_or_nothing_and_names_the_bad_item() {
     assert_eq!(e.status(), Some(400));
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_follows_renames_reimports_and_purges() {
+    let t = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let fx = fixtures_for(tk::KeyKind::EcP256, "alpha.example.test", now);
+    let m = t.admin.certificate_import(&import("zebra-one", &fx)).await.unwrap();
+    let search = |q: &str| {
+        let c = t.admin.clone();
+        let q = q.to_string();
+        async move {
+            c.certificate_list(&CertificateListQuery {
+                q: Some(q),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .len()
+        }
+    };
+    assert_eq!(search("zebra").await, 1);
+    assert_eq!(search("alpha.example").await, 1);
+    t.admin
+        .certificate_edit(
+            m.id,
+            &EditCertificateRequest {
+                name: Some("yak-two".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(search("zebra").await, 0, "the old name is gone from the index");
+    assert_eq!(search("YAK-T").await, 1);
+    let fx2 = fixtures_for(tk::KeyKind::EcP256, "beta.example.test", now);
+    t.admin
+        .certificate_reimport(
+            m.id,
+            &ReimportCertificateRequest {
+                certificate: fx2.leaf_pem.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(search("alpha.example").await, 0);
+    assert_eq!(search("beta.example").await, 1);
+    assert_eq!(search("be").await, 1, "short patterns work without the index");
+    t.admin.certificate_delete(m.id).await.unwrap();
+    assert_eq!(search("beta.example").await, 0);
+    t.admin.certificate_purge(m.id).await.unwrap();
+    assert_eq!(search("beta.example").await, 0);
+    t.stop().await;
+}
