@@ -36,4 +36,5 @@ echo "== restart, then list"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 start
 "$BIN/examples/bench" list --url "$URL" --token "$TOKEN" --requests 2000
-echo "server memory after restart + 2000 list requests: $(rss)"
+"$BIN/examples/bench" search --url "$URL" --token "$TOKEN" --requests 200
+echo "server memory after restart, 2000 list and 400 search requests: $(rss)"

@@ -199,6 +199,48 @@ async fn fill(a: &Args, client: &Client) {
         }
     }
     println!("filled {done} certificates");
+    // The import rate again, now that the database holds `count` certificates.
+    let items: Vec<_> = (0..measured).map(|_| g.item()).collect();
+    let t3 = Instant::now();
+    import_all(client, items, a.batch, a.concurrency).await;
+    let secs = t3.elapsed().as_secs_f64();
+    println!(
+        "import at {done} stored: {measured} certificates with keys in {secs:.2} s = {:.0} certificates/s",
+        measured as f64 / secs
+    );
+}
+
+fn percentiles(mut lat: Vec<StdDuration>) -> String {
+    lat.sort();
+    let pct = |p: f64| -> f64 {
+        lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1].as_secs_f64() * 1e3
+    };
+    format!(
+        "p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.50),
+        pct(0.95),
+        pct(0.99),
+        pct(1.0)
+    )
+}
+
+/// Timed requests of one listing query; prints percentiles.
+async fn time_queries(client: &Client, label: &str, q: &CertificateListQuery, requests: usize) {
+    for _ in 0..10 {
+        client.certificate_list(q).await.unwrap();
+    }
+    let mut lat = Vec::with_capacity(requests);
+    let mut items = 0;
+    for _ in 0..requests {
+        let t = Instant::now();
+        let page = client.certificate_list(q).await.unwrap();
+        lat.push(t.elapsed());
+        items = page.items.len();
+    }
+    println!(
+        "{label} ({items} items on the page), {requests} requests: {}",
+        percentiles(lat)
+    );
 }
 
 async fn list(a: &Args, client: &Client) {
@@ -207,31 +249,25 @@ async fn list(a: &Args, client: &Client) {
         limit: Some(100),
         ..Default::default()
     };
-    // Warm up.
-    for _ in 0..20 {
-        client.certificate_list(&q).await.unwrap();
+    time_queries(client, "list status=expiring limit=100", &q, a.requests).await;
+}
+
+/// Free-text search: a rare substring (one match) and a common one (a team's ~5,000).
+async fn search(a: &Args, client: &Client) {
+    for (what, text) in [("unique", "svc4242-0."), ("common", "team17.")] {
+        let q = CertificateListQuery {
+            q: Some(text.to_string()),
+            limit: Some(100),
+            ..Default::default()
+        };
+        time_queries(
+            client,
+            &format!("search q={text:?} ({what})"),
+            &q,
+            a.requests,
+        )
+        .await;
     }
-    let mut lat = Vec::with_capacity(a.requests);
-    let mut items = 0;
-    for _ in 0..a.requests {
-        let t = Instant::now();
-        let page = client.certificate_list(&q).await.unwrap();
-        lat.push(t.elapsed());
-        items = page.items.len();
-    }
-    lat.sort();
-    let pct = |p: f64| -> StdDuration {
-        lat[((lat.len() as f64 * p).ceil() as usize).min(lat.len()) - 1]
-    };
-    println!(
-        "list status=expiring limit=100 ({} items/page), {} requests: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        items,
-        lat.len(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.95).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        lat.last().unwrap().as_secs_f64() * 1e3
-    );
 }
 
 #[tokio::main]
@@ -241,8 +277,11 @@ async fn main() {
     match a.command.as_str() {
         "fill" => fill(&a, &client).await,
         "list" => list(&a, &client).await,
+        "search" => search(&a, &client).await,
         other => {
-            panic!("usage: bench fill|list [--url U] [--token T] [--count N] ...; got {other:?}")
+            panic!(
+                "usage: bench fill|list|search [--url U] [--token T] [--count N] ...; got {other:?}"
+            )
         }
     }
 }

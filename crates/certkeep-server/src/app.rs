@@ -576,6 +576,26 @@ impl App {
         }
     }
 
+    /// Lock entry `id` inside `tx` for a change that needs `role`; an entry the caller cannot
+    /// see is "not found".
+    async fn lock_entry(
+        &self,
+        tx: &mut WriteTx,
+        p: &Principal,
+        id: Uuid,
+        role: Role,
+        what: &str,
+    ) -> Result<CertificateRecord> {
+        let rec = self
+            .store
+            .certificate_get_for_update(tx, id)
+            .await?
+            .filter(|r| p.reaches_group(r.group.as_deref()))
+            .ok_or_else(|| Error::NotFound(format!("certificate {id} not found")))?;
+        p.require(role, rec.group.as_deref(), what)?;
+        Ok(rec)
+    }
+
     // ---------------------------------------------------------------- certificates
 
     fn build_records(
@@ -831,10 +851,8 @@ impl App {
                 .map_err(|e| Error::Internal(format!("parser task failed: {e}")))??;
             let mut tx = self.store.begin_write().await?;
             let locked = self
-                .store
-                .certificate_get_for_update(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("certificate {id} not found")))?;
+                .lock_entry(&mut tx, &p, id, Role::Manager, "reimporting a certificate")
+                .await?;
             if locked.deleted_at.is_some() {
                 return Err(Error::Conflict(format!(
                     "certificate {id} is deleted; restore it before reimporting"
@@ -1060,10 +1078,8 @@ impl App {
                 .transpose()?;
             let mut tx = self.store.begin_write().await?;
             let mut rec = self
-                .store
-                .certificate_get_for_update(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("certificate {id} not found")))?;
+                .lock_entry(&mut tx, &p, id, Role::Writer, "editing a certificate")
+                .await?;
             if let Some(n) = name {
                 rec.name = n;
             }
@@ -1103,18 +1119,10 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let current = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                current.group.as_deref(),
-                "deleting a certificate",
-            )?;
             let mut tx = self.store.begin_write().await?;
             let rec = self
-                .store
-                .certificate_get_for_update(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("certificate {id} not found")))?;
+                .lock_entry(&mut tx, &p, id, Role::Manager, "deleting a certificate")
+                .await?;
             if let Some(at) = rec.deleted_at {
                 return Err(Error::Conflict(format!(
                     "certificate {id} was already deleted at {}",
@@ -1152,18 +1160,10 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let current = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                current.group.as_deref(),
-                "restoring a certificate",
-            )?;
             let mut tx = self.store.begin_write().await?;
             let mut rec = self
-                .store
-                .certificate_get_for_update(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("certificate {id} not found")))?;
+                .lock_entry(&mut tx, &p, id, Role::Manager, "restoring a certificate")
+                .await?;
             if rec.deleted_at.is_none() {
                 return Err(Error::Conflict(format!("certificate {id} is not deleted")));
             }
@@ -1196,18 +1196,10 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let current = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                current.group.as_deref(),
-                "purging a certificate",
-            )?;
             let mut tx = self.store.begin_write().await?;
             let rec = self
-                .store
-                .certificate_get_for_update(&mut tx, id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("certificate {id} not found")))?;
+                .lock_entry(&mut tx, &p, id, Role::Manager, "purging a certificate")
+                .await?;
             if rec.deleted_at.is_none() {
                 return Err(Error::Conflict(format!(
                     "certificate {id} is not deleted; delete it first, then purge"
