@@ -67,10 +67,21 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+RESULTS="$PG_DIR/results"
+: >"$RESULTS"
+# Run cargo test, keep its "test result:" lines for the closing count.
+run_tests() {
+  local out="$PG_DIR/run.log"
+  "$@" 2>&1 | tee "$out"
+  grep -E '^test result: ' "$out" >>"$RESULTS" || true
+}
+
 log "tests on SQLite"
-cargo test --workspace --all-targets
+run_tests cargo test --workspace --all-targets
 
 log "tests on PostgreSQL"
-CERTKEEP_TEST_DATABASE_URL="$PG_URL" cargo test --workspace --all-targets
+run_tests env CERTKEEP_TEST_DATABASE_URL="$PG_URL" cargo test --workspace --all-targets
 
 log "all tests passed on SQLite and PostgreSQL"
+awk '{ for (i = 2; i <= NF; i++) { if ($i == "passed;") p += $(i-1); if ($i == "failed;") f += $(i-1) } }
+     END { printf "certkeep: %d passed, %d failed\n", p, f }' "$RESULTS"

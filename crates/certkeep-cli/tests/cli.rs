@@ -2,9 +2,8 @@
 //! 127.0.0.1:0 (fresh SQLite database in a temp dir) and runs the real binary against it, the way
 //! an operator or a script would. The typed client is the oracle for "what the API says".
 //!
-//! These tests run on SQLite only, also when `CERTKEEP_TEST_DATABASE_URL` is set: the CLI is a
-//! client of the HTTP API and nothing it does depends on the database behind it, while the
-//! server's own integration tests cover both backends.
+//! The backend is SQLite, or a fresh PostgreSQL database (made with `psql`) when
+//! `CERTKEEP_TEST_DATABASE_URL` is set, as in scripts/test.sh's PostgreSQL run.
 //!
 //! `--help` snapshots live in `tests/help/`; refresh them with `UPDATE_SNAPSHOTS=1 cargo test -p
 //! certkeep-cli --test cli help_snapshots` and review the diff.
@@ -24,6 +23,25 @@ use time::{Duration, OffsetDateTime};
 
 // ------------------------------------------------------------------------------------ harness
 
+/// With `CERTKEEP_TEST_DATABASE_URL` set, a new empty PostgreSQL database for one test;
+/// otherwise `None` (SQLite in the data directory).
+fn fresh_postgres_database() -> Option<String> {
+    let base = std::env::var("CERTKEEP_TEST_DATABASE_URL").ok()?;
+    let name = format!("ck_cli_{}", uuid::Uuid::new_v4().simple());
+    let out = std::process::Command::new("psql")
+        .arg(&base)
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql is needed for the PostgreSQL run (apt-get install postgresql-client)");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+    Some(format!("{prefix}/{name}"))
+}
+
 /// A running server and what it takes to talk to it.
 struct Server {
     rt: tokio::runtime::Runtime,
@@ -42,8 +60,7 @@ impl Server {
         let data = tempfile::tempdir().unwrap();
         let config = certkeep_server::config::Config {
             data_dir: data.path().to_path_buf(),
-            // SQLite in `data_dir` always: see the module comment.
-            database_url: None,
+            database_url: fresh_postgres_database(),
             ..Default::default()
         };
         let (url, admin) = rt.block_on(async {

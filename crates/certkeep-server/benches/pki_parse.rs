@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use certkeep_server::pki::{BundleInput, cert_info, parse_bundle};
+use certkeep_server::pki::{BundleInput, cert_info, parse_bundle, private_key_from_pkcs8};
 use certkeep_testkit::{Ca, KeyKind, LeafSpec};
 use criterion::{Criterion, criterion_group, criterion_main};
 use time::{Duration, OffsetDateTime};
@@ -81,6 +81,9 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
                 black_box(bundle)
             })
+        });
+        c.bench_function(&format!("private_key_from_pkcs8/{name}"), |b| {
+            b.iter(|| black_box(private_key_from_pkcs8(black_box(&f.key_der)).unwrap()))
         });
         c.bench_function(&format!("cert_info/{name}"), |b| {
             b.iter(|| black_box(cert_info(black_box(&f.cert_der)).unwrap()))

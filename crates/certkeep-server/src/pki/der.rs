@@ -2,6 +2,7 @@
 //! takes apart or builds itself: key containers (PKCS#1, SEC1, PKCS#8), PKCS#7 certificate
 //! bags, PBE parameters. Certificates themselves are parsed by x509-parser.
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub(crate) const INTEGER: u8 = 0x02;
@@ -236,6 +237,28 @@ pub(crate) fn oid_to_string(content: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Contents of an OCTET STRING, primitive or (BER) constructed; also for `[0] IMPLICIT`.
+pub(crate) fn octets(t: Tlv<'_>) -> Option<Cow<'_, [u8]>> {
+    octets_depth(t, 0)
+}
+
+fn octets_depth(t: Tlv<'_>, depth: usize) -> Option<Cow<'_, [u8]>> {
+    if t.tag & 0x20 == 0 {
+        return Some(Cow::Borrowed(t.value));
+    }
+    // Real files chunk one level deep; a deeper nesting is hostile.
+    if depth > 8 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut r = t.reader();
+    while !r.is_empty() {
+        let child = r.next().ok()?;
+        out.extend_from_slice(&octets_depth(child, depth + 1)?);
+    }
+    Some(Cow::Owned(out))
 }
 
 // ---- writer ----

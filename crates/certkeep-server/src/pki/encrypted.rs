@@ -90,9 +90,12 @@ pub(crate) fn decrypt_pkcs8_with(
         .expect(der::SEQUENCE)
         .ok_or_else(|| bad("no algorithm identifier".into()))?;
     let data = r
-        .expect(der::OCTET_STRING)
+        .next()
+        .ok()
+        .filter(|t| t.tag == der::OCTET_STRING || t.tag == 0x24)
+        .and_then(der::octets)
         .ok_or_else(|| bad("no encrypted data".into()))?;
-    let plain = decrypt_with_algorithm(alg, data.value, password)?;
+    let plain = decrypt_with_algorithm(alg, &data, password)?;
     // A wrong password passes the CBC padding check about once in 256 tries: the result must
     // also be a PrivateKeyInfo.
     let ok = der::read(&plain)

@@ -8,6 +8,12 @@
 //! collection), `pem_blocks`, `der`, `key` (unencrypted keys), `encrypted` (password-protected
 //! keys), `pfx` (PKCS#12 reading), `chain` (leaf selection and ordering), `info` (metadata),
 //! `export` (PKCS#12 writing).
+//!
+//! Key policy: RSA of 1024 to 16384 bits (smaller keys are refused; 2048..=8192-bit keys are
+//! checked by aws-lc's constant-time `RSA_check_key`, other sizes, which aws-lc-rs does not
+//! load, by the same relations computed here), EC P-256/P-384/P-521 (named or explicit
+//! parameters), Ed25519. Other key types are refused with `PkiError::UnsupportedKey`, while
+//! certificates carrying them import fine.
 
 use std::collections::HashSet;
 

@@ -4,13 +4,11 @@
 //! Windows and Java exports are) read too, and so that "no password" files from any tool open
 //! (empty BMPString and OpenSSL's NULL password are both tried). Writing is in `export`.
 
-use std::borrow::Cow;
-
 use aws_lc_rs::{digest, hmac};
 use zeroize::Zeroizing;
 
 use super::PkiError;
-use super::der::{self, Tlv};
+use super::der::{self, Tlv, octets};
 use super::encrypted::{self, Password};
 
 const DATA: &str = "1.2.840.113549.1.7.1";
@@ -37,28 +35,6 @@ fn corrupt(origin: &str, what: impl std::fmt::Display) -> PkiError {
     PkiError::Invalid(format!(
         "{origin}: the PKCS#12 file is corrupted or not supported ({what})"
     ))
-}
-
-/// Contents of an OCTET STRING, primitive or (BER) constructed; also for `[0] IMPLICIT`.
-fn octets(t: Tlv<'_>) -> Option<Cow<'_, [u8]>> {
-    octets_depth(t, 0)
-}
-
-fn octets_depth(t: Tlv<'_>, depth: usize) -> Option<Cow<'_, [u8]>> {
-    if t.tag & 0x20 == 0 {
-        return Some(Cow::Borrowed(t.value));
-    }
-    // Real files chunk one level deep; a deeper nesting is hostile.
-    if depth > 8 {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut r = t.reader();
-    while !r.is_empty() {
-        let child = r.next().ok()?;
-        out.extend_from_slice(&octets_depth(child, depth + 1)?);
-    }
-    Some(Cow::Owned(out))
 }
 
 /// The content of a ContentInfo `[0] EXPLICIT` wrapper.
@@ -171,7 +147,9 @@ fn verify_mac(
         .expect(der::SEQUENCE)
         .ok_or_else(|| corrupt(origin, "MAC without DigestInfo"))?;
     let salt = r
-        .expect(der::OCTET_STRING)
+        .next()
+        .ok()
+        .and_then(octets)
         .ok_or_else(|| corrupt(origin, "MAC without salt"))?;
     let iterations = match r.expect(der::INTEGER) {
         Some(t) => der::small_uint(t.value).ok_or_else(|| corrupt(origin, "MAC iterations"))?,
@@ -189,7 +167,9 @@ fn verify_mac(
         .map(|o| der::oid_to_string(o.value))
         .ok_or_else(|| corrupt(origin, "MAC algorithm"))?;
     let expected = dr
-        .expect(der::OCTET_STRING)
+        .next()
+        .ok()
+        .and_then(octets)
         .ok_or_else(|| corrupt(origin, "MAC value"))?;
     let (hash, hmac_alg) = match alg.as_str() {
         "1.3.14.3.2.26" => (
@@ -214,13 +194,13 @@ fn verify_mac(
     let key_bytes = encrypted::pkcs12_kdf(
         hash,
         &password.bmp(),
-        salt.value,
+        &salt,
         3,
         iterations,
         hash.output_len(),
     );
     let key = hmac::Key::new(hmac_alg, &key_bytes);
-    Ok(hmac::verify(&key, content, expected.value).is_ok())
+    Ok(hmac::verify(&key, content, &expected).is_ok())
 }
 
 fn read_auth_safe(

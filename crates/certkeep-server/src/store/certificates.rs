@@ -530,11 +530,12 @@ impl Store {
         // The issuer is part of search_text too, so the search index narrows both filters.
         for (needle, exact_column) in [(&f.text, None), (&f.issuer, Some("LOWER(issuer)"))] {
             let Some(t) = needle else { continue };
-            if let Some(candidates) = self.search_index_sql() {
-                if t.chars().count() >= 3 && !t.contains(['%', '_', '\\']) {
-                    let p = push(&mut binds, Bind::Text(format!("%{t}%")));
-                    sql.push_str(&candidates.replace("{p}", &p));
-                }
+            if let Some(candidates) = self.search_index_sql()
+                && t.chars().count() >= 3
+                && !t.contains(['%', '_', '\\'])
+            {
+                let p = push(&mut binds, Bind::Text(format!("%{t}%")));
+                sql.push_str(&candidates.replace("{p}", &p));
             }
             let p = push(&mut binds, Bind::Text(escape_like(t)));
             let column = exact_column.unwrap_or("search_text");

@@ -1048,15 +1048,16 @@ async fn raw_database_bytes(t: &TestApp) -> Vec<u8> {
             for r in rows {
                 out.extend_from_slice(r.get::<String, _>(0).as_bytes());
             }
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT key_sealed FROM certificate_versions WHERE key_sealed IS NOT NULL"
-            )))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-            for r in rows {
-                out.extend_from_slice(&r.get::<Vec<u8>, _>(0));
-            }
+        }
+        // Binary columns raw too (row_to_json shows them as hex).
+        let rows =
+            sqlx::query("SELECT key_sealed FROM certificate_versions WHERE key_sealed IS NOT NULL")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert!(!rows.is_empty());
+        for r in rows {
+            out.extend_from_slice(&r.get::<Vec<u8>, _>(0));
         }
         out
     } else {
@@ -1197,7 +1198,11 @@ async fn search_follows_renames_reimports_and_purges() {
     let t = TestApp::spawn().await;
     let now = OffsetDateTime::now_utc();
     let fx = fixtures_for(tk::KeyKind::EcP256, "alpha.example.test", now);
-    let m = t.admin.certificate_import(&import("zebra-one", &fx)).await.unwrap();
+    let m = t
+        .admin
+        .certificate_import(&import("zebra-one", &fx))
+        .await
+        .unwrap();
     let search = |q: &str| {
         let c = t.admin.clone();
         let q = q.to_string();
@@ -1224,7 +1229,11 @@ async fn search_follows_renames_reimports_and_purges() {
         )
         .await
         .unwrap();
-    assert_eq!(search("zebra").await, 0, "the old name is gone from the index");
+    assert_eq!(
+        search("zebra").await,
+        0,
+        "the old name is gone from the index"
+    );
     assert_eq!(search("YAK-T").await, 1);
     let fx2 = fixtures_for(tk::KeyKind::EcP256, "beta.example.test", now);
     t.admin
@@ -1239,7 +1248,11 @@ async fn search_follows_renames_reimports_and_purges() {
         .unwrap();
     assert_eq!(search("alpha.example").await, 0);
     assert_eq!(search("beta.example").await, 1);
-    assert_eq!(search("be").await, 1, "short patterns work without the index");
+    assert_eq!(
+        search("be").await,
+        1,
+        "short patterns work without the index"
+    );
     t.admin.certificate_delete(m.id).await.unwrap();
     assert_eq!(search("beta.example").await, 0);
     t.admin.certificate_purge(m.id).await.unwrap();

@@ -385,3 +385,45 @@ fn pkcs12_round_trip_through_our_reader() {
     assert_eq!(back.chain_der.len(), 2);
     assert!(back.chain_complete);
 }
+
+/// BER re-encoding of a DER tree: constructed elements get indefinite lengths and OCTET
+/// STRINGs become chunked, without touching what OCTET STRINGs contain (so MACs still hold).
+fn to_ber(der: &[u8]) -> Vec<u8> {
+    use super::super::der;
+    let (t, _) = der::read(der).unwrap();
+    if t.tag == der::OCTET_STRING && t.value.len() > 8 {
+        let mut out = vec![0x24, 0x80];
+        for chunk in t.value.chunks(7) {
+            out.extend(der::tlv(der::OCTET_STRING, chunk));
+        }
+        out.extend([0, 0]);
+        return out;
+    }
+    if t.tag & 0x20 == 0 {
+        return t.raw.to_vec();
+    }
+    let mut out = vec![t.tag, 0x80];
+    let mut r = t.reader();
+    while let Ok(child) = r.next() {
+        out.extend(to_ber(child.raw));
+    }
+    out.extend([0, 0]);
+    out
+}
+
+#[test]
+fn ber_encoded_pkcs12() {
+    let p = pki(KeyKind::EcP256);
+    let p12 = certkeep_testkit::pkcs12(&p.leaf, &[p.int.cert_der()], "pw").unwrap();
+    let ber = to_ber(&p12);
+    assert_ne!(ber, p12);
+    assert_eq!(&ber[..2], &[0x30, 0x80]);
+    let b = parse(&ber, None, &[], Some("pw")).unwrap();
+    assert_eq!(b.leaf_der, p.leaf.cert_der);
+    assert_eq!(b.chain_der.len(), 1);
+    assert!(b.private_key.is_some());
+    assert!(matches!(
+        parse(&ber, None, &[], Some("nope")),
+        Err(PkiError::WrongPassword(_))
+    ));
+}

@@ -147,3 +147,40 @@ fn degenerate_inputs() {
         .is_err()
     );
 }
+
+/// The system trust store is a corpus of real-world certificates from many CAs and eras
+/// (T61/BMP names, v1 roots, odd extensions). Every one must parse with sane metadata.
+#[test]
+fn system_trust_store_roots() {
+    let path = "/etc/ssl/certs/ca-certificates.crt";
+    let Ok(bundle) = std::fs::read(path) else {
+        eprintln!("{path} not present: nothing to check");
+        return;
+    };
+    let blocks = super::super::pem_blocks::parse(&bundle, "trust store").unwrap();
+    assert!(blocks.len() > 50);
+    for block in &blocks {
+        let info = cert_info(&block.der).unwrap_or_else(|e| panic!("block {}: {e}", block.index));
+        assert!(info.is_ca || info.x509_version == 1, "{}", info.subject);
+        assert!(!info.subject.is_empty() && !info.key_algorithm.is_empty());
+        assert!(info.key_size.is_some(), "{}", info.subject);
+        // Each root alone is a complete one-certificate bundle.
+        let b = parse_bundle(&BundleInput {
+            certificate: &block.der,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(b.chain_der.is_empty() && b.chain_complete);
+    }
+    // The whole store at once has many unrelated candidates: refused with both names.
+    let err = parse_bundle(&BundleInput {
+        certificate: &bundle,
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("cannot tell which certificate is the leaf"),
+        "{err}"
+    );
+}
