@@ -138,18 +138,6 @@ impl Store {
         }
     }
 
-    /// A condition narrowing certificates `c` to candidates whose search text contains the
-    /// pattern `{p}` (a `%…%` LIKE pattern without escapes), answered by the search index;
-    /// `None` where a plain LIKE on `search_text` already uses the index (PostgreSQL's pg_trgm).
-    pub(crate) fn search_index_sql(&self) -> Option<&'static str> {
-        match self.backend {
-            Backend::Sqlite => Some(
-                " AND c.rowid IN (SELECT rowid FROM certificates_fts WHERE search_text LIKE {p})",
-            ),
-            Backend::Postgres => None,
-        }
-    }
-
     /// Cheap liveness query for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
