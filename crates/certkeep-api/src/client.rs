@@ -11,6 +11,10 @@ use crate::{
     DownloadQuery, EditCertificateRequest, ErrorBody, HealthStatus, ImportCertificateRequest,
     Pkcs12ExportRequest, ReimportCertificateRequest, TokenInfo, TokenList,
 };
+use crate::{
+    ChannelInfo, ChannelList, ChannelTestResult, CreateChannelRequest, CreatedChannel,
+    DeliveryPage, DeliveryQuery, UpdateChannelRequest,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -279,6 +283,80 @@ impl Client {
             q,
         ))
         .await
+    }
+
+    pub async fn channel_create(
+        &self,
+        req: &CreateChannelRequest,
+    ) -> Result<CreatedChannel, ClientError> {
+        self.send_json(
+            self.request(Method::POST, "/api/v1/notification-channels")
+                .json(req),
+        )
+        .await
+    }
+
+    pub async fn channel_list(&self) -> Result<ChannelList, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/notification-channels"))
+            .await
+    }
+
+    pub async fn channel_get(&self, id: Uuid) -> Result<ChannelInfo, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/notification-channels/{id}")))
+            .await
+    }
+
+    pub async fn channel_update(
+        &self,
+        id: Uuid,
+        req: &UpdateChannelRequest,
+    ) -> Result<ChannelInfo, ClientError> {
+        self.send_json(
+            self.request(
+                Method::PATCH,
+                &format!("/api/v1/notification-channels/{id}"),
+            )
+            .json(req),
+        )
+        .await
+    }
+
+    pub async fn channel_delete(&self, id: Uuid) -> Result<(), ClientError> {
+        self.send_empty(self.request(
+            Method::DELETE,
+            &format!("/api/v1/notification-channels/{id}"),
+        ))
+        .await
+    }
+
+    /// Send a `channel.test` event now and report the receiver's answer.
+    pub async fn channel_test(&self, id: Uuid) -> Result<ChannelTestResult, ClientError> {
+        self.send_json(self.request(
+            Method::POST,
+            &format!("/api/v1/notification-channels/{id}/test"),
+        ))
+        .await
+    }
+
+    pub async fn channel_deliveries(
+        &self,
+        id: Uuid,
+        q: &DeliveryQuery,
+    ) -> Result<DeliveryPage, ClientError> {
+        self.send_json(Self::with_query(
+            self.request(
+                Method::GET,
+                &format!("/api/v1/notification-channels/{id}/deliveries"),
+            ),
+            q,
+        ))
+        .await
+    }
+
+    /// The public keys that sign webhook bodies (no authentication).
+    pub async fn notification_jwks(&self) -> Result<serde_json::Value, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/notifications/jwks.json"))
+            .await
     }
 
     /// A raw request, for tests and tools that need to send what the typed methods cannot.

@@ -500,3 +500,255 @@ pub struct AuditQuery {
 pub struct HealthStatus {
     pub status: String,
 }
+
+// ------------------------------------------------------------------------------ notifications
+
+/// Kinds of notification channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// HTTPS POST of the JSON event, signed (JWS ES256 + Standard Webhooks HMAC).
+    Webhook,
+    /// Slack incoming webhook.
+    Slack,
+    /// Microsoft Teams incoming webhook.
+    Teams,
+    /// PagerDuty Events API v2.
+    Pagerduty,
+    /// E-mail over SMTP.
+    Email,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Teams => "teams",
+            ChannelKind::Pagerduty => "pagerduty",
+            ChannelKind::Email => "email",
+        }
+    }
+}
+
+/// TLS mode of an SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTlsMode {
+    /// STARTTLS (port 587 by default).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Implicit,
+    /// Plain text: only for a relay on loopback.
+    None,
+}
+
+/// SMTP server settings of an e-mail channel. The password is write-only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    /// 587 for STARTTLS, 465 for implicit TLS, 25 without TLS, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: SmtpTlsMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Write-only: never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// Which certificates a channel is about: all when both are empty; otherwise those of the
+/// group and carrying every label given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChannelScope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A new notification channel. Which endpoint fields apply depends on `kind`:
+/// webhook: `url` (+ optional `secret`, generated when absent); slack and teams: `url`;
+/// pagerduty: `routing_key` (+ optional `events_url`); email: `smtp`, `email_from`, `email_to`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannelRequest {
+    pub name: String,
+    pub kind: Option<ChannelKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Webhook signing secret (`whsec_<base64>`), write-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// PagerDuty integration (routing) key, write-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub email_to: Vec<String>,
+    /// Event types to send (`cert.expiring`, `cert.expired`, `cert.imported`,
+    /// `cert.reimported`, `cert.deleted`); a default set per kind when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ChannelScope>,
+    /// When `cert.expiring` is sent: `"90d"`, `"30d"`, `"10%"` (of the lifetime)…;
+    /// default `["90d", "60d", "30d", "10d", "1d"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<String>>,
+    /// Hour of the day (UTC, 0–23) of the daily `cert.expired` reminder; default 9.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_hour_utc: Option<u8>,
+}
+
+/// A change to a channel; absent fields stay as they are. Secrets given replace the old ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChannelRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_to: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ChannelScope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_hour_utc: Option<u8>,
+}
+
+/// A channel as the API shows it: secrets never, endpoints that hold tokens redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: ChannelKind,
+    pub enabled: bool,
+    /// Where it sends: the webhook URL, the Slack/Teams URL's host only (the path is a
+    /// secret), the PagerDuty events URL, or `smtp://host:port`.
+    pub endpoint: String,
+    pub email_from: Option<String>,
+    pub email_to: Vec<String>,
+    pub events: Vec<String>,
+    pub scope: ChannelScope,
+    pub thresholds: Vec<String>,
+    pub expired_hour_utc: u8,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A created channel. `secret` is the webhook signing secret, shown only here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedChannel {
+    pub channel: ChannelInfo,
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelList {
+    pub items: Vec<ChannelInfo>,
+}
+
+/// The receiver's answer to a test event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelTestResult {
+    pub delivered: bool,
+    pub status_code: Option<u16>,
+    /// What the receiver said, or why it failed.
+    pub detail: String,
+    pub delivery_id: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt or for a retry.
+    Pending,
+    Delivered,
+    /// Gave up: a permanent error, or retries exhausted.
+    Failed,
+}
+
+/// One delivery of one event to one channel, with its history so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryInfo {
+    /// Also the `webhook-id` header: stable across retries.
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    pub event: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub certificates: Vec<Uuid>,
+    pub summary: String,
+    pub last_error: Option<String>,
+    pub last_status_code: Option<u16>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryInfo>,
+    /// Pass as `cursor` for older deliveries; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /api/v1/notification-channels/{id}/deliveries` (newest first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DeliveryStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}

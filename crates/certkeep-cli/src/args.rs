@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use certkeep_api::{CertificateSort, CertificateStatus, DownloadPart, Role};
+use certkeep_api::{
+    CertificateSort, CertificateStatus, ChannelKind, DeliveryStatus, DownloadPart, Role,
+    SmtpTlsMode,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,7 +18,7 @@ Exit status: 0 on success; 1 when the server refused the request or could not be
 (the server's message, error code and request id are printed to stderr); 2 for usage and local \
 errors (bad arguments, unreadable files).";
 
-/// Operate a certkeep server: certificates, API tokens and the audit log.
+/// Operate a certkeep server: certificates, notification channels, API tokens and the audit log.
 #[derive(Debug, Parser)]
 #[command(
     name = "certkeep",
@@ -78,6 +81,9 @@ pub enum Command {
     /// The audit log (Admin).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Notification channels: webhook, Slack, Teams, PagerDuty and e-mail alerts.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,6 +445,253 @@ pub struct AuditListArgs {
     /// Follow `next_after` to the end of the log and print everything.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Create a channel (Manager); a generated webhook signing secret is shown only now (alone
+    /// on the last line of output).
+    Create(Box<ChannelCreateArgs>),
+    /// List channels (never their secrets).
+    List,
+    /// Show one channel (never its secrets).
+    Get(ChannelIdArg),
+    /// Change a channel (Manager); only the options given change.
+    Update(Box<ChannelUpdateArgs>),
+    /// Delete a channel with its delivery history (Manager).
+    Delete(ChannelIdArg),
+    /// Send a test event now, even to a disabled channel, and show the receiver's answer (exit 1
+    /// when it was not delivered).
+    Test(ChannelIdArg),
+    /// List a channel's deliveries, newest first.
+    Deliveries(DeliveriesArgs),
+    /// Print the JWKS: the public keys that sign webhook bodies, for receivers to verify them.
+    Jwks,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelIdArg {
+    /// Channel id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelCreateArgs {
+    /// Name of the channel.
+    #[arg(long)]
+    pub name: String,
+    /// Kind of channel; it decides which endpoint options apply.
+    #[arg(long, value_enum)]
+    pub kind: ChannelKindArg,
+    #[command(flatten)]
+    pub settings: ChannelSettingsArgs,
+    /// Create the channel disabled: it sends nothing until enabled.
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelUpdateArgs {
+    /// Channel id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub settings: ChannelSettingsArgs,
+    /// Remove every scope label (see --label).
+    #[arg(long, conflicts_with = "label")]
+    pub clear_labels: bool,
+    /// Enable the channel.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Disable the channel: it sends nothing until enabled again.
+    #[arg(long)]
+    pub disable: bool,
+}
+
+/// What a channel sends, where, and about which certificates: shared by create and update.
+#[derive(Debug, Args)]
+pub struct ChannelSettingsArgs {
+    /// Where to POST: the webhook URL (https://), or the Slack or Teams incoming-webhook URL.
+    /// Slack and Teams URLs hold a secret in their path, visible to other local users on the
+    /// command line.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Webhook signing secret: `whsec_` and base64 of 24 to 64 random bytes (generated when not
+    /// given at create). Visible to other local users: prefer --secret-file.
+    #[arg(long, value_name = "SECRET", conflicts_with = "secret_file")]
+    pub secret: Option<String>,
+    /// Read the webhook signing secret from this file (surrounding whitespace is ignored; `-`
+    /// reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// PagerDuty integration (routing) key. Visible to other local users: prefer
+    /// --routing-key-file.
+    #[arg(long, value_name = "KEY", conflicts_with = "routing_key_file")]
+    pub routing_key: Option<String>,
+    /// Read the PagerDuty routing key from this file (surrounding whitespace is ignored; `-`
+    /// reads stdin).
+    #[arg(long, value_name = "FILE")]
+    pub routing_key_file: Option<PathBuf>,
+    /// PagerDuty Events API v2 URL (default: https://events.pagerduty.com/v2/enqueue).
+    #[arg(long, value_name = "URL")]
+    pub events_url: Option<String>,
+    /// SMTP server host name. The --smtp-* options replace the SMTP settings as a whole (but
+    /// the password is kept when not given again), so they all need --smtp-host.
+    #[arg(long, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port (default: 587 with starttls, 465 with implicit, 25 with none).
+    #[arg(long, value_name = "PORT", requires = "smtp_host",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub smtp_port: Option<u16>,
+    /// SMTP transport security (default: starttls).
+    #[arg(long, value_enum, value_name = "MODE", requires = "smtp_host")]
+    pub smtp_tls: Option<SmtpTlsArg>,
+    /// SMTP user name.
+    #[arg(long, value_name = "USER", requires = "smtp_host")]
+    pub smtp_username: Option<String>,
+    /// SMTP password. Visible to other local users: prefer --smtp-password-file.
+    #[arg(
+        long,
+        value_name = "PASS",
+        requires = "smtp_host",
+        conflicts_with = "smtp_password_file"
+    )]
+    pub smtp_password: Option<String>,
+    /// Read the SMTP password from this file (one trailing newline is ignored; `-` reads stdin).
+    #[arg(long, value_name = "FILE", requires = "smtp_host")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Sender address of e-mails.
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+    /// Recipient address of e-mails; repeat for several (at update, the addresses given replace
+    /// all recipients).
+    #[arg(long, value_name = "ADDR")]
+    pub to: Vec<String>,
+    /// Event type to send: cert.expiring, cert.expired, cert.imported, cert.reimported,
+    /// cert.deleted; repeat for several (default: a set per kind; at update, the types given
+    /// replace all).
+    #[arg(long, value_name = "TYPE")]
+    pub event: Vec<String>,
+    /// Only certificates of this group (at update, `""` removes the group condition).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Only certificates carrying label `key=value`; repeat to require several (at update, the
+    /// labels given replace all scope labels).
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+    /// When to send cert.expiring: days before expiry (`30d`) or percent of the lifetime left
+    /// (`10%`); repeat for several (default: 90d 60d 30d 10d 1d; at update, the thresholds
+    /// given replace all).
+    #[arg(long, value_name = "30d|10%", value_parser = parse_threshold)]
+    pub threshold: Vec<String>,
+    /// Hour of the day (UTC, 0-23) of the daily cert.expired reminder (default: 9).
+    #[arg(long, value_name = "H", value_parser = clap::value_parser!(u8).range(0..=23))]
+    pub expired_hour: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelKindArg {
+    /// Signed JSON POST to an HTTPS endpoint (--webhook-url, --secret).
+    Webhook,
+    /// Slack incoming webhook (--webhook-url).
+    Slack,
+    /// Microsoft Teams incoming webhook (--webhook-url).
+    Teams,
+    /// PagerDuty Events API v2 (--routing-key, --events-url).
+    Pagerduty,
+    /// E-mail over SMTP (--smtp-host, --from, --to).
+    Email,
+}
+
+impl From<ChannelKindArg> for ChannelKind {
+    fn from(k: ChannelKindArg) -> Self {
+        match k {
+            ChannelKindArg::Webhook => ChannelKind::Webhook,
+            ChannelKindArg::Slack => ChannelKind::Slack,
+            ChannelKindArg::Teams => ChannelKind::Teams,
+            ChannelKindArg::Pagerduty => ChannelKind::Pagerduty,
+            ChannelKindArg::Email => ChannelKind::Email,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmtpTlsArg {
+    /// STARTTLS after connecting.
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
+    /// Plain text: only for a relay on loopback.
+    None,
+}
+
+impl From<SmtpTlsArg> for SmtpTlsMode {
+    fn from(t: SmtpTlsArg) -> Self {
+        match t {
+            SmtpTlsArg::Starttls => SmtpTlsMode::Starttls,
+            SmtpTlsArg::Implicit => SmtpTlsMode::Implicit,
+            SmtpTlsArg::None => SmtpTlsMode::None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DeliveriesArgs {
+    /// Channel id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    /// Only deliveries with this status (pending: waiting for a first attempt or a retry;
+    /// failed: given up on).
+    #[arg(long, value_enum)]
+    pub status: Option<DeliveryStatusArg>,
+    /// Page size (1..=1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+    /// Continue from this cursor (the `next_cursor` of a previous page).
+    #[arg(long, value_name = "C")]
+    pub cursor: Option<String>,
+    /// Follow `next_cursor` to the last page and print everything.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeliveryStatusArg {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl From<DeliveryStatusArg> for DeliveryStatus {
+    fn from(s: DeliveryStatusArg) -> Self {
+        match s {
+            DeliveryStatusArg::Pending => DeliveryStatus::Pending,
+            DeliveryStatusArg::Delivered => DeliveryStatus::Delivered,
+            DeliveryStatusArg::Failed => DeliveryStatus::Failed,
+        }
+    }
+}
+
+/// `30d` (days before expiry) or `10%` (of the lifetime left): a positive whole number and its
+/// unit. The server decides the allowed range.
+fn parse_threshold(s: &str) -> Result<String, String> {
+    let digits = s.strip_suffix('d').or_else(|| s.strip_suffix('%'));
+    match digits {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            if n.bytes().all(|b| b == b'0') {
+                Err(format!("`{s}`: a threshold must be more than zero"))
+            } else {
+                Ok(s.to_string())
+            }
+        }
+        _ => Err(format!(
+            "`{s}` is not a threshold like 30d (days before expiry) or 10% (of the lifetime)"
+        )),
+    }
 }
 
 fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {

@@ -12,6 +12,9 @@ pub enum CliError {
     Api(ClientError),
     /// Bad arguments or a local problem (unreadable file, unwritable output).
     Local(String),
+    /// The server did what was asked, and its answer is a failure (a test event the receiver
+    /// did not accept): exit 1 like a refused request.
+    Failed(String),
     /// Stdout was closed by the reader (`certkeep cert list | head`): stop quietly.
     BrokenPipe,
 }
@@ -23,7 +26,7 @@ impl CliError {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::Api(_) => ExitCode::from(1),
+            CliError::Api(_) | CliError::Failed(_) => ExitCode::from(1),
             CliError::Local(_) => ExitCode::from(2),
             CliError::BrokenPipe => ExitCode::SUCCESS,
         }
@@ -57,7 +60,7 @@ impl fmt::Display for CliError {
                 )
             }
             CliError::Api(other) => write!(f, "{other}"),
-            CliError::Local(m) => f.write_str(m),
+            CliError::Local(m) | CliError::Failed(m) => f.write_str(m),
             CliError::BrokenPipe => f.write_str("stdout closed"),
         }
     }

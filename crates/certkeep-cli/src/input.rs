@@ -134,6 +134,31 @@ pub fn read_password(args: &PasswordArgs) -> Result<Option<String>, CliError> {
     Ok(Some(text))
 }
 
+/// A secret from a file: the whole text with `trim` (tokens, keys: surrounding whitespace is
+/// never part of them), or with one trailing line ending dropped (passwords may contain spaces).
+pub fn read_secret_file(what: &str, path: &Path, trim: bool) -> Result<String, CliError> {
+    let bytes = read_input(what, path, 64 * 1024)?;
+    let shown = if is_stdin(path) {
+        "stdin".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let mut text = String::from_utf8(bytes)
+        .map_err(|_| CliError::local(format!("{what} from {shown} is not UTF-8 text")))?;
+    if trim {
+        text = text.trim().to_string();
+    } else if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err(CliError::local(format!("{what} from {shown} is empty")));
+    }
+    Ok(text)
+}
+
 /// The token from `--token-file`: the file's text without surrounding whitespace.
 pub fn read_token_file(path: &Path) -> Result<String, CliError> {
     let bytes = read_input("token", path, 64 * 1024)?;

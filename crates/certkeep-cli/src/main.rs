@@ -5,6 +5,7 @@
 mod args;
 mod audit;
 mod cert;
+mod channel;
 mod error;
 mod input;
 mod output;
@@ -92,5 +93,6 @@ async fn run(cli: Cli, token: Option<String>) -> Result<(), CliError> {
         Command::Cert(cmd) => cert::run(&client, output, cmd).await,
         Command::Token(cmd) => token::run(&client, output, cmd).await,
         Command::Audit(cmd) => audit::run(&client, output, cmd).await,
+        Command::Channel(cmd) => channel::run(&client, output, cmd).await,
     }
 }

@@ -125,7 +125,7 @@ fn width(s: &str) -> usize {
 
 /// Escape control characters (newlines, ANSI escapes) so a hostile name cannot rewrite the
 /// terminal or break the table's lines.
-fn sanitize(s: &str) -> String {
+pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {

@@ -52,17 +52,23 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(|_| {})
+    }
+
+    /// A server whose configuration `tweak` adjusts first.
+    fn start_with(tweak: impl FnOnce(&mut certkeep_server::config::Config)) -> Server {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let data = tempfile::tempdir().unwrap();
-        let config = certkeep_server::config::Config {
+        let mut config = certkeep_server::config::Config {
             data_dir: data.path().to_path_buf(),
             database_url: fresh_postgres_database(),
             ..Default::default()
         };
+        tweak(&mut config);
         let (url, admin) = rt.block_on(async {
             let app = Arc::new(certkeep_server::app::App::open(&config).await.unwrap());
             let ctx = certkeep_server::app::RequestCtx {
@@ -1440,6 +1446,554 @@ fn batch_import() {
         .args(["cert", "import-batch", "--file", bad.to_str().unwrap()])
         .assert()
         .code(2);
+}
+
+// ------------------------------------------------------------------- notification channels
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+struct Received {
+    method: String,
+    path: String,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A local HTTP endpoint for webhook channels, on the server's runtime: it records every
+/// request and answers 204, or 400 on `/reject`.
+struct Receiver {
+    url: String,
+    got: Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start(s: &Server) -> Receiver {
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        type Log = Arc<std::sync::Mutex<Vec<Received>>>;
+        async fn record(
+            axum::extract::State(log): axum::extract::State<Log>,
+            method: Method,
+            uri: Uri,
+            headers: HeaderMap,
+            body: axum::body::Bytes,
+        ) -> StatusCode {
+            let path = uri.path().to_string();
+            let reject = path == "/reject";
+            log.lock().unwrap().push(Received {
+                method: method.to_string(),
+                path,
+                headers,
+                body: body.to_vec(),
+            });
+            if reject {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::NO_CONTENT
+            }
+        }
+        let got: Log = Arc::default();
+        let app = axum::Router::new().fallback(record).with_state(got.clone());
+        let url = s.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            format!("http://{addr}")
+        });
+        Receiver { url, got }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// A server that may send webhooks to plain-HTTP loopback receivers like [`Receiver`].
+fn channel_server() -> Server {
+    Server::start_with(|config| config.danger_allow_http_channels = true)
+}
+
+/// The value of `key:` in a key/value block.
+fn kv_field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k == key).then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {key:?} line in:\n{text}"))
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn channel_webhook_create_test_list_update_deliveries_delete() {
+    let s = channel_server();
+    let r = Receiver::start(&s);
+    let hook = format!("{}/hook", r.url);
+
+    // Table mode: the channel, then the signing secret alone on the last line.
+    let out = s
+        .admin()
+        .args([
+            "channel",
+            "create",
+            "--name",
+            "hooks",
+            "--kind",
+            "webhook",
+            "--webhook-url",
+            &hook,
+            "--event",
+            "cert.expiring",
+            "--event",
+            "cert.expired",
+            "--label",
+            "env=prod",
+            "--threshold",
+            "30d",
+            "--threshold",
+            "10%",
+            "--expired-hour",
+            "7",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = lossy(&out.stdout);
+    let secret = last_line(&out.stdout);
+    assert!(
+        secret.starts_with("whsec_") && !secret.contains(' '),
+        "{text}"
+    );
+    assert_eq!(kv_field(&text, "name"), "hooks");
+    assert_eq!(kv_field(&text, "kind"), "webhook");
+    assert_eq!(kv_field(&text, "enabled"), "yes");
+    assert_eq!(kv_field(&text, "endpoint"), hook);
+    assert_eq!(kv_field(&text, "scope"), "labels env=prod");
+    let id = kv_field(&text, "id");
+    assert!(lossy(&out.stderr).contains("shown only now"));
+
+    // get: the API's object as is, without the secret.
+    let out = s
+        .admin()
+        .args(["channel", "get", &id, "--output", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(!lossy(&out).contains(&secret), "{}", lossy(&out));
+    let got: Value = serde_json::from_slice(&out).unwrap();
+    let raw: Value = s.block_on(async {
+        s.client(&s.admin)
+            .raw(
+                reqwest::Method::GET,
+                &format!("/api/v1/notification-channels/{id}"),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(got, raw);
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(got["kind"], "webhook");
+    assert_eq!(got["enabled"], true);
+    assert_eq!(
+        strings(&got["events"]),
+        strings(&serde_json::json!(["cert.expiring", "cert.expired"]))
+    );
+    assert_eq!(got["scope"]["labels"]["env"], "prod");
+    assert_eq!(
+        strings(&got["thresholds"]),
+        strings(&serde_json::json!(["30d", "10%"]))
+    );
+    assert_eq!(got["expired_hour_utc"], 7);
+    let table = lossy(
+        &s.admin()
+            .args(["channel", "get", &id])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert!(!table.contains(&secret), "{table}");
+    assert_eq!(kv_field(&table, "expired reminder"), "daily at 07:00 UTC");
+
+    // list: table and JSON, never the secret.
+    let table = lossy(
+        &s.admin()
+            .args(["channel", "list"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let header = table.lines().next().unwrap();
+    for col in ["ID", "NAME", "KIND", "ENABLED", "ENDPOINT", "EVENTS"] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(table.contains(&id) && table.contains("hooks"), "{table}");
+    assert!(!table.contains(&secret), "{table}");
+    let list = s.json(&["channel", "list"]);
+    assert!(!list.to_string().contains(&secret));
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list:#}");
+    assert_eq!(items[0], got);
+
+    // test: delivered, exit 0; the receiver got one signed POST.
+    let out = s
+        .admin()
+        .args(["channel", "test", &id])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = lossy(&out);
+    assert_eq!(kv_field(&text, "delivered"), "yes", "{text}");
+    let status = kv_field(&text, "status code");
+    assert!(status.starts_with('2'), "{text}");
+    let received = r.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let req = &received[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/hook");
+    let webhook_id = req
+        .headers
+        .get("webhook-id")
+        .expect("a webhook-id header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!webhook_id.is_empty());
+    let body: Value = serde_json::from_slice(&req.body)
+        .unwrap_or_else(|e| panic!("the body is not JSON ({e}): {}", lossy(&req.body)));
+    assert!(!body.to_string().contains(&secret));
+    assert_eq!(kv_field(&text, "delivery"), webhook_id);
+
+    // deliveries: the test delivery, in the table and in JSON.
+    let page = s.json(&["channel", "deliveries", &id]);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page:#}");
+    assert_eq!(items[0]["id"], webhook_id.as_str());
+    assert_eq!(items[0]["channel_id"], id.as_str());
+    assert_eq!(items[0]["status"], "delivered");
+    let table = lossy(
+        &s.admin()
+            .args(["channel", "deliveries", &id])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for col in [
+        "ID",
+        "EVENT",
+        "STATUS",
+        "ATTEMPTS",
+        "CODE",
+        "CREATED",
+        "LAST ERROR",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().expect("one delivery row");
+    assert!(
+        row.starts_with(&webhook_id) && row.contains("delivered"),
+        "{table}"
+    );
+    assert_eq!(lines.next(), None, "{table}");
+    let failed = s.json(&["channel", "deliveries", &id, "--status", "failed"]);
+    assert_eq!(failed["items"].as_array().unwrap().len(), 0, "{failed:#}");
+    let all = s.json(&["channel", "deliveries", &id, "--limit", "1", "--all"]);
+    assert_eq!(all["items"].as_array().unwrap().len(), 1, "{all:#}");
+
+    // update: disable; a group joins the labels already in the scope.
+    let updated = s.json(&["channel", "update", &id, "--disable", "--group", "web"]);
+    assert_eq!(updated["enabled"], false);
+    assert_eq!(updated["name"], "hooks", "options not given are left alone");
+    assert_eq!(updated["scope"]["group"], "web");
+    assert_eq!(updated["scope"]["labels"]["env"], "prod");
+    assert_eq!(s.json(&["channel", "get", &id])["enabled"], false);
+    let text = lossy(
+        &s.admin()
+            .args(["channel", "update", &id, "--enable", "--name", "hooks-2"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(kv_field(&text, "enabled"), "yes");
+    assert_eq!(kv_field(&text, "name"), "hooks-2");
+    assert_eq!(kv_field(&text, "scope"), "group web; labels env=prod");
+
+    // delete; the channel is then gone, as the API says.
+    let out = s
+        .admin()
+        .args(["channel", "delete", &id])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(lossy(&out).contains(&format!("deleted channel {id}")));
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let (message, code) = api_message(s.block_on(s.client(&s.admin).channel_get(uuid)));
+    assert_api_failure(
+        s.admin().args(["channel", "get", &id]).assert(),
+        &message,
+        &code,
+    );
+    assert!(
+        s.json(&["channel", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn channel_test_not_delivered_exits_1() {
+    let s = channel_server();
+    let r = Receiver::start(&s);
+    let dir = tempfile::tempdir().unwrap();
+    // A secret of our own, from a file (with the newline editors add).
+    let secret = format!("whsec_{}", base64_std(&[7u8; 32]));
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    let created = s.json(&[
+        "channel",
+        "create",
+        "--name",
+        "rejecting",
+        "--kind",
+        "webhook",
+        "--webhook-url",
+        &format!("{}/reject", r.url),
+        "--secret-file",
+        secret_file.to_str().unwrap(),
+    ]);
+    assert_eq!(created["channel"]["name"], "rejecting");
+    assert_eq!(created["channel"]["kind"], "webhook");
+    let id = created["channel"]["id"].as_str().unwrap().to_string();
+
+    // Table: the answer on stdout, the failure on stderr, exit 1.
+    let out = s
+        .admin()
+        .args(["channel", "test", &id])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let text = lossy(&out.stdout);
+    assert_eq!(kv_field(&text, "delivered"), "no", "{text}");
+    assert_eq!(kv_field(&text, "status code"), "400", "{text}");
+    let stderr = lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: the test event was not delivered: "),
+        "{stderr}"
+    );
+    let detail = kv_field(&text, "detail");
+    if detail != "-" {
+        assert!(stderr.contains(&detail), "{stderr}");
+    }
+
+    // JSON: the ChannelTestResult, still exit 1.
+    let out = s
+        .admin()
+        .args(["channel", "test", &id, "--output", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let result: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(result["delivered"], false);
+    assert_eq!(result["status_code"], 400);
+    assert_eq!(r.received().len(), 2);
+    assert!(r.received().iter().all(|q| q.path == "/reject"));
+
+    // Both attempts are in the history, as failures.
+    let failed = s.json(&["channel", "deliveries", &id, "--status", "failed"]);
+    assert_eq!(failed["items"].as_array().unwrap().len(), 2, "{failed:#}");
+    let table = lossy(
+        &s.admin()
+            .args(["channel", "deliveries", &id])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert!(table.contains("failed") && table.contains("400"), "{table}");
+}
+
+#[test]
+fn channel_permissions_jwks_and_local_errors() {
+    let s = channel_server();
+    let r = Receiver::start(&s);
+    let hook = format!("{}/hook", r.url);
+
+    // A Reader may not create channels: exit 1 and the server's message.
+    let out = s
+        .admin()
+        .args(["token", "create", "--name", "ro", "--role", "reader"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let reader = last_line(&out);
+    let (message, code) = api_message(s.block_on(s.client(&reader).channel_create(
+        &certkeep_api::CreateChannelRequest {
+            name: "nope".into(),
+            kind: Some(certkeep_api::ChannelKind::Webhook),
+            url: Some(hook.clone()),
+            ..Default::default()
+        },
+    )));
+    assert_api_failure(
+        s.as_token(&reader)
+            .args([
+                "channel",
+                "create",
+                "--name",
+                "nope",
+                "--kind",
+                "webhook",
+                "--webhook-url",
+                &hook,
+            ])
+            .assert(),
+        &message,
+        &code,
+    );
+    assert!(
+        s.json(&["channel", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(r.received().is_empty());
+
+    // The JWKS: public, the API's document as is.
+    let out = s
+        .anon()
+        .args(["channel", "jwks"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let jwks: Value = serde_json::from_slice(&out).unwrap();
+    let typed = s
+        .block_on(Client::new(&s.url, None).unwrap().notification_jwks())
+        .unwrap();
+    assert_eq!(jwks, typed);
+    let keys = jwks["keys"].as_array().expect("a keys array");
+    assert!(!keys.is_empty(), "{jwks:#}");
+    for k in keys {
+        assert!(k.get("d").is_none(), "no private part: {k}");
+    }
+
+    // Usage and local errors: exit 2, nothing sent.
+    let create = |extra: &[&str]| {
+        let mut cmd = s.admin();
+        cmd.args(["channel", "create", "--name", "x"]).args(extra);
+        cmd
+    };
+    let stderr = |cmd: &mut Command| lossy(&cmd.assert().code(2).get_output().stderr);
+    assert!(
+        stderr(&mut create(&[
+            "--kind",
+            "slack",
+            "--webhook-url",
+            &hook,
+            "--routing-key",
+            "k"
+        ]))
+        .contains("--routing-key does not apply to --kind slack")
+    );
+    assert!(stderr(&mut create(&["--kind", "webhook"])).contains("--webhook-url"));
+    assert!(
+        stderr(&mut create(&["--kind", "email", "--from", "a@example.com"]))
+            .contains("--kind email needs --smtp-host, --to")
+    );
+    stderr(&mut create(&[
+        "--kind",
+        "email",
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.com",
+        "--smtp-port",
+        "25",
+    ]));
+    stderr(&mut create(&[
+        "--kind",
+        "webhook",
+        "--webhook-url",
+        &hook,
+        "--secret",
+        "a",
+        "--secret-file",
+        "b",
+    ]));
+    assert!(
+        stderr(&mut create(&[
+            "--kind",
+            "webhook",
+            "--webhook-url",
+            &hook,
+            "--secret-file",
+            "/nonexistent/secret",
+        ]))
+        .contains("/nonexistent/secret")
+    );
+    stderr(&mut create(&[
+        "--kind",
+        "webhook",
+        "--webhook-url",
+        &hook,
+        "--threshold",
+        "soon",
+    ]));
+    stderr(&mut create(&[
+        "--kind",
+        "webhook",
+        "--webhook-url",
+        &hook,
+        "--expired-hour",
+        "24",
+    ]));
+    stderr(&mut create(&["--kind", "carrier-pigeon"]));
+    let some_id = "0190c4a8-0000-7000-8000-000000000000";
+    assert!(stderr(s.admin().args(["channel", "update", some_id])).contains("nothing to update"));
+    stderr(
+        s.admin()
+            .args(["channel", "update", some_id, "--enable", "--disable"]),
+    );
+    stderr(
+        s.admin()
+            .args(["channel", "deliveries", some_id, "--status", "lost"]),
+    );
+    assert!(
+        s.json(&["channel", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(r.received().is_empty());
 }
 
 // ------------------------------------------------------------------------- help snapshots

@@ -26,6 +26,10 @@ pub struct Config {
     pub deleted_retention: Duration,
     /// Allow plain HTTP on a non-loopback address (TLS termination elsewhere).
     pub danger_allow_plaintext_non_loopback: bool,
+    /// The URL users reach this server at (links in notifications); `http://<listen>` when absent.
+    pub public_url: Option<String>,
+    /// Let notification channels use plain `http://` endpoints and SMTP without TLS.
+    pub danger_allow_http_channels: bool,
 }
 
 impl Default for Config {
@@ -38,6 +42,8 @@ impl Default for Config {
             expiring_window: Duration::days(30),
             deleted_retention: Duration::days(30),
             danger_allow_plaintext_non_loopback: false,
+            public_url: None,
+            danger_allow_http_channels: false,
         }
     }
 }
@@ -69,6 +75,11 @@ impl std::fmt::Debug for Config {
                 "danger_allow_plaintext_non_loopback",
                 &self.danger_allow_plaintext_non_loopback,
             )
+            .field("public_url", &self.public_url)
+            .field(
+                "danger_allow_http_channels",
+                &self.danger_allow_http_channels,
+            )
             .finish()
     }
 }
@@ -78,6 +89,13 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| sqlite_url_for(&self.data_dir))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     pub fn root_key_path(&self) -> PathBuf {

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod keyring;
+pub mod notify;
 pub mod pki;
 pub mod store;
 pub mod web;
@@ -22,8 +23,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(app, listener, jobs::Schedule::default(), shutdown).await
+}
+
+/// [`serve`] with a chosen job schedule.
+pub async fn serve_with(
+    app: Arc<app::App>,
+    listener: TcpListener,
+    schedule: jobs::Schedule,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let jobs = tokio::spawn(jobs::run(app.clone(), stop_rx));
+    let jobs = tokio::spawn(jobs::run(app.clone(), schedule, stop_rx));
     let router = web::router(app.clone());
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

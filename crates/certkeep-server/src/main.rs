@@ -68,6 +68,16 @@ struct Global {
         global = true
     )]
     danger_allow_plaintext_non_loopback: bool,
+    /// The URL users reach this server at, for links in notifications (default http://LISTEN).
+    #[arg(long, env = "CERTKEEP_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// Let notification channels send to plain http:// endpoints and SMTP without TLS.
+    #[arg(long, env = "CERTKEEP_DANGER_ALLOW_HTTP_CHANNELS", global = true)]
+    danger_allow_http_channels: bool,
+    /// Seconds between expiry sweeps (each replica tries; one at a time holds the lease).
+    #[arg(long, env = "CERTKEEP_SWEEP_INTERVAL_SECS", default_value_t = 300, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    sweep_interval_secs: u64,
     /// Log format.
     #[arg(long, env = "CERTKEEP_LOG_FORMAT", default_value = "text", global = true,
           value_parser = ["text", "json"])]
@@ -133,6 +143,8 @@ impl Global {
             expiring_window: Duration::days(i64::from(self.expiring_days)),
             deleted_retention: Duration::days(i64::from(self.deleted_retention_days)),
             danger_allow_plaintext_non_loopback: self.danger_allow_plaintext_non_loopback,
+            public_url: self.public_url.clone(),
+            danger_allow_http_channels: self.danger_allow_http_channels,
         })
     }
 }
@@ -203,7 +215,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             println!("certkeepd: listening on http://{addr}");
             tracing::info!(%addr, database = %config::mask_url(&config.database_url()), "certkeepd started");
-            certkeep_server::serve(app, listener, shutdown_signal())
+            let schedule = certkeep_server::jobs::Schedule {
+                sweep_every: std::time::Duration::from_secs(cli.global.sweep_interval_secs),
+                ..Default::default()
+            };
+            certkeep_server::serve_with(app, listener, schedule, shutdown_signal())
                 .await
                 .map_err(|e| format!("server error: {e}"))?;
             Ok(ExitCode::SUCCESS)

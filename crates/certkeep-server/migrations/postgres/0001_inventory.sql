@@ -42,7 +42,6 @@ CREATE INDEX certificates_live_not_after ON certificates (not_after, id) WHERE d
 CREATE INDEX certificates_live_name ON certificates (name, id) WHERE deleted_at IS NULL;
 CREATE INDEX certificates_group_not_after ON certificates (group_name, not_after, id) WHERE deleted_at IS NULL;
 CREATE INDEX certificates_deleted_at ON certificates (deleted_at, id) WHERE deleted_at IS NOT NULL;
-CREATE INDEX certificates_fingerprint ON certificates (fingerprint_sha256);
 
 CREATE TABLE certificate_labels (
     cert_id TEXT NOT NULL REFERENCES certificates (id) ON DELETE CASCADE,

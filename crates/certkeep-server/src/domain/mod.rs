@@ -1,5 +1,7 @@
 //! Domain rules as functions of `now`: certificate lifecycle status, validated names, groups and
-//! labels. No I/O, no clock.
+//! labels, notification policy. No I/O, no clock.
+
+pub mod notification;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,7 @@
-//! Scheduled work. Each job is `run_once(&app, now)`; the loop around it is thin, so tests call
-//! `run_once` with chosen times. Purging is idempotent, so replicas may run it side by side.
+//! Scheduled work. Each job is `run_once(&app, now)`; the loops around them are thin, so tests
+//! call `run_once` with chosen times. Jobs that must run on one replica at a time take a lease
+//! in the database; the work itself is idempotent besides (deduplication keys, leased outbox
+//! rows), so an expired lease taken over mid-run does no harm.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +26,42 @@ pub mod purge_deleted_job {
     }
 }
 
-/// Run the jobs until `shutdown` turns true.
-pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+/// Find expiring and expired certificates and enqueue their notifications, on one replica.
+pub mod expiry_sweep_job {
+    use super::*;
+    use crate::notify::sweep::{self, SweepReport};
+
+    const LEASE_NAME: &str = "expiry_sweep";
+    const LEASE: time::Duration = time::Duration::minutes(10);
+
+    /// `None` when another replica holds the sweep's lease.
+    pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<Option<SweepReport>> {
+        if !app
+            .store
+            .lease_acquire(LEASE_NAME, &app.instance_id, now, now + LEASE)
+            .await?
+        {
+            return Ok(None);
+        }
+        let report = sweep::sweep(app, now).await;
+        app.store
+            .lease_release(LEASE_NAME, &app.instance_id)
+            .await?;
+        report.map(Some)
+    }
+}
+
+/// Deliver due notifications from the outbox. Every replica runs it; rows are leased.
+pub mod delivery_job {
+    use super::*;
+    use crate::notify::outbox::{self, DeliveryReport};
+
+    pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<DeliveryReport> {
+        outbox::deliver_due(app, &app.instance_id, now).await
+    }
+}
+
+async fn purge_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -40,4 +76,80 @@ pub async fn run(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
     }
+}
+
+async fn sweep_loop(app: Arc<App>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match expiry_sweep_job::run_once(&app, OffsetDateTime::now_utc()).await {
+                    Ok(Some(r)) if r.notices > 0 => tracing::info!(notices = r.notices, deliveries = r.deliveries, "expiry_sweep_job enqueued notifications"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "expiry_sweep_job failed; retrying next tick"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn delivery_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match delivery_job::run_once(&app, OffsetDateTime::now_utc()).await {
+            Ok(r) if r.attempts() > 0 => tracing::debug!(
+                delivered = r.delivered,
+                retrying = r.retrying,
+                failed = r.failed,
+                "delivery_job round"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "delivery_job failed; retrying"),
+        }
+        tokio::select! {
+            () = crate::notify::outbox::wait_for_work(&app, poll) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// How often the background jobs run.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Run no background jobs at all (tests drive `run_once` themselves).
+    pub manual: bool,
+    pub sweep_every: Duration,
+    pub delivery_poll: Duration,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            manual: false,
+            sweep_every: Duration::from_secs(300),
+            delivery_poll: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Schedule {
+    pub fn manual() -> Schedule {
+        Schedule {
+            manual: true,
+            ..Schedule::default()
+        }
+    }
+}
+
+/// Run the jobs until `shutdown` turns true.
+pub async fn run(app: Arc<App>, schedule: Schedule, shutdown: watch::Receiver<bool>) {
+    if schedule.manual {
+        return;
+    }
+    tokio::join!(
+        purge_loop(app.clone(), shutdown.clone()),
+        sweep_loop(app.clone(), schedule.sweep_every, shutdown.clone()),
+        delivery_loop(app, schedule.delivery_poll, shutdown),
+    );
 }

@@ -81,9 +81,22 @@ pub struct CertificateFilter {
     pub not_after_max_excl: Option<i64>,
     pub not_before_max: Option<i64>,
     pub not_before_min_excl: Option<i64>,
+    /// Only entries changed (imported, reimported, edited) after this Unix time.
+    pub updated_after: Option<i64>,
+    /// Only entries that crossed `p` percent of their lifetime before expiry in a time window.
+    pub percent_window: Option<PercentWindow>,
     pub order: ListOrder,
     pub after: Option<(CursorKey, String)>,
     pub limit: u32,
+}
+
+/// Entries whose `p` % threshold (`not_after - p % of the lifetime`) lies in `(after, now]` and
+/// that have not expired at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PercentWindow {
+    pub percent: u32,
+    pub now: i64,
+    pub after: Option<i64>,
 }
 
 const CERT_COLUMNS: &str = "id, name, description, group_name, labels, source, current_version, \
@@ -565,6 +578,23 @@ impl Store {
             if let Some(v) = v {
                 let p = push(&mut binds, Bind::Int(v));
                 sql.push_str(&format!(" AND {col} {op} {p}"));
+            }
+        }
+        if let Some(u) = f.updated_after {
+            let p = push(&mut binds, Bind::Int(u));
+            sql.push_str(&format!(" AND updated_at > {p}"));
+        }
+        if let Some(w) = f.percent_window {
+            let pct = push(&mut binds, Bind::Int(i64::from(w.percent)));
+            let now = push(&mut binds, Bind::Int(w.now));
+            sql.push_str(&format!(
+                " AND not_after >= {now} AND (not_after - {now}) * 100 <= (not_after - not_before) * {pct}"
+            ));
+            if let Some(a) = w.after {
+                let after = push(&mut binds, Bind::Int(a));
+                sql.push_str(&format!(
+                    " AND (not_after - {after}) * 100 > (not_after - not_before) * {pct}"
+                ));
             }
         }
         let (col, dir, cmp) = match f.order {

@@ -8,6 +8,7 @@
 
 mod audit;
 mod certificates;
+mod notifications;
 mod settings;
 mod tokens;
 
@@ -19,7 +20,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
 pub use audit::AuditRow;
-pub use certificates::{CertificateFilter, CertificateRecord, CursorKey, ListOrder, VersionRecord};
+pub use certificates::{
+    CertificateFilter, CertificateRecord, CursorKey, ListOrder, PercentWindow, VersionRecord,
+};
+pub use notifications::{ChannelRecord, OutboxRecord, OutboxUpdate};
 pub use tokens::TokenRecord;
 
 use crate::error::{Error, Result};
@@ -74,14 +78,14 @@ impl Store {
             .map_err(|e| Error::InvalidInput(format!("database URL is invalid: {e}")))?;
         let store = match backend {
             Backend::Sqlite => {
-                let write = sqlite_pool(opts.clone(), 1).await?;
+                let write = sqlite_pool(opts.clone(), 1, WRITER_CACHE_KIB).await?;
                 // Schema and journal mode first, on the writer, before readers open.
                 write.execute("PRAGMA journal_mode = WAL").await?;
                 SQLITE_MIGRATIONS
                     .run(&write)
                     .await
                     .map_err(|e| Error::Internal(format!("database migration failed: {e}")))?;
-                let read = sqlite_pool(opts, 4).await?;
+                let read = sqlite_pool(opts, 4, READER_CACHE_KIB).await?;
                 Store {
                     backend,
                     read,
@@ -138,6 +142,14 @@ impl Store {
         }
     }
 
+    /// Clause that makes concurrent claimers skip rows another transaction has locked.
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// Cheap liveness query for `/readyz`.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
@@ -150,13 +162,21 @@ impl Store {
     }
 }
 
-async fn sqlite_pool(opts: AnyConnectOptions, max: u32) -> Result<AnyPool> {
+/// SQLite page cache of the one writer: index pages of a large inventory stay in memory, so
+/// bulk imports into a million rows do not wait on page reads.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Page cache of each of the four readers.
+const READER_CACHE_KIB: u32 = 8 * 1024;
+
+async fn sqlite_pool(opts: AnyConnectOptions, max: u32, cache_kib: u32) -> Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
+                conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{cache_kib}")))
+                    .await?;
                 // Durability for everything acknowledged; wait rather than fail on a foreign
                 // writer; enforce the schema's foreign keys.
                 conn.execute(

@@ -13,6 +13,10 @@ use certkeep_api::{
     DownloadQuery, EditCertificateRequest, ErrorBody, HealthStatus, ImportCertificateRequest,
     Pkcs12ExportRequest, ReimportCertificateRequest, TokenInfo, TokenList,
 };
+use certkeep_api::{
+    ChannelInfo, ChannelList, ChannelTestResult, CreateChannelRequest, CreatedChannel,
+    DeliveryPage, DeliveryQuery, UpdateChannelRequest,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -72,6 +76,7 @@ impl Modify for BearerAuth {
         (name = "certificates", description = "Certificate inventory"),
         (name = "tokens", description = "API tokens (Admin)"),
         (name = "audit", description = "Audit log (Admin)"),
+        (name = "notifications", description = "Notification channels, deliveries, webhook signing keys"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -98,6 +103,11 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(token_create, token_list))
         .routes(routes!(token_revoke))
         .routes(routes!(audit_list))
+        .routes(routes!(channel_create, channel_list))
+        .routes(routes!(channel_get, channel_update, channel_delete))
+        .routes(routes!(channel_test))
+        .routes(routes!(channel_deliveries))
+        .routes(routes!(notification_jwks))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(batch)
 }
@@ -403,4 +413,103 @@ async fn audit_list(
 ) -> ApiResult<Json<AuditPage>> {
     let q = accept(&app, &ctx, actions::AUDIT_LIST, None, q).await?;
     Ok(Json(app.audit_list(&ctx, q).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/notification-channels", tag = "notifications",
+    request_body = CreateChannelRequest,
+    responses(
+        (status = 201, description = "Created; a generated webhook secret is shown only now", body = CreatedChannel),
+        (status = 400, description = "Invalid settings", body = ErrorBody),
+        (status = 403, description = "Needs Manager", body = ErrorBody)
+    ))]
+async fn channel_create(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiJson(req): ApiJson<CreateChannelRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedChannel>)> {
+    let req = accept(&app, &ctx, actions::CHANNEL_CREATE, None, req).await?;
+    let c = app.channel_create(&ctx, req).await?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+#[utoipa::path(get, path = "/api/v1/notification-channels", tag = "notifications",
+    responses((status = 200, description = "Channels (never their secrets)", body = ChannelList)))]
+async fn channel_list(State(app): AppState, Caller(ctx): Caller) -> ApiResult<Json<ChannelList>> {
+    Ok(Json(app.channel_list(&ctx).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/notification-channels/{id}", tag = "notifications",
+    params(("id" = Uuid, Path, description = "Channel id")),
+    responses(
+        (status = 200, description = "The channel", body = ChannelInfo),
+        (status = 404, description = "Not found", body = ErrorBody)
+    ))]
+async fn channel_get(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<ChannelInfo>> {
+    Ok(Json(app.channel_get(&ctx, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/notification-channels/{id}", tag = "notifications",
+    params(("id" = Uuid, Path, description = "Channel id")),
+    request_body = UpdateChannelRequest,
+    responses(
+        (status = 200, description = "Changed", body = ChannelInfo),
+        (status = 400, description = "Invalid settings", body = ErrorBody)
+    ))]
+async fn channel_update(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateChannelRequest>,
+) -> ApiResult<Json<ChannelInfo>> {
+    let req = accept(&app, &ctx, actions::CHANNEL_UPDATE, Some(id), req).await?;
+    Ok(Json(app.channel_update(&ctx, id, req).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/notification-channels/{id}", tag = "notifications",
+    params(("id" = Uuid, Path, description = "Channel id")),
+    responses(
+        (status = 204, description = "Deleted with its delivery history"),
+        (status = 404, description = "Not found", body = ErrorBody)
+    ))]
+async fn channel_delete(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    app.channel_delete(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/notification-channels/{id}/test", tag = "notifications",
+    params(("id" = Uuid, Path, description = "Channel id")),
+    responses((status = 200, description = "What the receiver answered to a channel.test event", body = ChannelTestResult)))]
+async fn channel_test(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<ChannelTestResult>> {
+    Ok(Json(app.channel_test(&ctx, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/notification-channels/{id}/deliveries", tag = "notifications",
+    params(("id" = Uuid, Path, description = "Channel id"), DeliveryQuery),
+    responses((status = 200, description = "Deliveries, newest first", body = DeliveryPage)))]
+async fn channel_deliveries(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
+) -> ApiResult<Json<DeliveryPage>> {
+    let q = accept(&app, &ctx, actions::CHANNEL_DELIVERIES, Some(id), q).await?;
+    Ok(Json(app.channel_deliveries(&ctx, id, q).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/notifications/jwks.json", tag = "notifications", security(()),
+    responses((status = 200, description = "JWKS of the keys that sign webhook bodies (ES256)", body = Object)))]
+async fn notification_jwks(State(app): AppState) -> Json<serde_json::Value> {
+    Json(app.notification_jwks())
 }

@@ -63,7 +63,25 @@ impl TestApp {
         Self::spawn_with(dir, config).await
     }
 
+    /// A server whose background jobs do not run (tests call `run_once` with chosen times)
+    /// and whose channels may use plain-HTTP receivers on loopback.
+    pub async fn spawn_manual() -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = test_config(dir.path()).await;
+        config.danger_allow_http_channels = true;
+        config.public_url = Some("https://certkeep.example.test".into());
+        Self::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await
+    }
+
     pub async fn spawn_with(dir: tempfile::TempDir, config: Config) -> TestApp {
+        Self::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::default()).await
+    }
+
+    pub async fn spawn_scheduled(
+        dir: tempfile::TempDir,
+        config: Config,
+        schedule: certkeep_server::jobs::Schedule,
+    ) -> TestApp {
         let database_url = config.database_url();
         let app = Arc::new(App::open(&config).await.expect("open app"));
         let admin_token = app
@@ -77,9 +95,14 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(certkeep_server::serve(app.clone(), listener, async move {
-            let _ = stop_rx.await;
-        }));
+        let server = tokio::spawn(certkeep_server::serve_with(
+            app.clone(),
+            listener,
+            schedule,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
         let base_url = format!("http://{addr}");
         let admin = Client::new(&base_url, Some(admin_token)).expect("client");
         TestApp {

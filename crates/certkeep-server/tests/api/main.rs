@@ -7,6 +7,7 @@ mod helpers;
 mod audit_log;
 mod certificates;
 mod durability;
+mod notifications;
 mod openapi;
 mod robustness;
 mod tokens;

@@ -51,6 +51,14 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{id}", "delete"),
         ("/api/v1/audit-events", "get"),
+        ("/api/v1/notification-channels", "get"),
+        ("/api/v1/notification-channels", "post"),
+        ("/api/v1/notification-channels/{id}", "get"),
+        ("/api/v1/notification-channels/{id}", "patch"),
+        ("/api/v1/notification-channels/{id}", "delete"),
+        ("/api/v1/notification-channels/{id}/test", "post"),
+        ("/api/v1/notification-channels/{id}/deliveries", "get"),
+        ("/api/v1/notifications/jwks.json", "get"),
     ];
     for (p, m) in expected {
         assert!(

@@ -2,6 +2,8 @@
 //! in one place. HTTP handlers, the offline admin commands and jobs all call these; none of them
 //! talks to the store directly. Every API action is audited, successful or not.
 
+mod channels;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -26,6 +28,9 @@ use crate::config::Config;
 use crate::domain::{self, certificate_status};
 use crate::error::{Error, Result};
 use crate::keyring::{FileRootKey, Keyring};
+use crate::notify::event::EventType;
+use crate::notify::outbox;
+use crate::notify::signing::Signer;
 use crate::pki::{self, Bundle, BundleInput};
 use crate::store::{
     CertificateFilter, CertificateRecord, ListOrder, Store, TokenRecord, VersionRecord, WriteTx,
@@ -48,6 +53,13 @@ pub mod actions {
     pub const TOKEN_LIST: &str = "token.list";
     pub const TOKEN_REVOKE: &str = "token.revoke";
     pub const AUDIT_LIST: &str = "audit.list";
+    pub const CHANNEL_CREATE: &str = "channel.create";
+    pub const CHANNEL_LIST: &str = "channel.list";
+    pub const CHANNEL_READ: &str = "channel.read";
+    pub const CHANNEL_UPDATE: &str = "channel.update";
+    pub const CHANNEL_DELETE: &str = "channel.delete";
+    pub const CHANNEL_TEST: &str = "channel.test";
+    pub const CHANNEL_DELIVERIES: &str = "channel.deliveries";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
@@ -81,15 +93,28 @@ struct NewToken {
 pub struct Policy {
     pub expiring_window: Duration,
     pub deleted_retention: Duration,
+    /// Base URL of this server as users reach it, for links in notifications.
+    pub public_url: String,
+    /// Notification endpoints may be plain `http://` (and SMTP without TLS).
+    pub allow_http_channels: bool,
 }
 
 pub struct App {
     pub store: Store,
     pub keyring: Keyring,
     pub policy: Policy,
+    /// Signs webhook bodies; its public key is served as the JWKS.
+    pub signer: Signer,
+    /// Shared HTTP client of the notification senders.
+    pub http: reqwest::Client,
+    /// Wakes this process's delivery worker when something is enqueued.
+    pub delivery_wakeup: tokio::sync::Notify,
+    /// Identifies this process in job and delivery leases.
+    pub instance_id: String,
 }
 
 const ROOT_KEY_SETTING: &str = "root_key_id";
+const SIGNING_KEY_SETTING: &str = "notify_signing_key";
 const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
 
 fn key_context(id: Uuid, version: u32) -> String {
@@ -298,34 +323,30 @@ impl App {
         let root = FileRootKey::load_or_create(&config.root_key_path())?;
         let keyring = Keyring::new(Arc::new(root));
         let store = Store::connect(&config.database_url()).await?;
-        let app = App {
+        check_root_key(&store, &keyring).await?;
+        let signer = load_signer(&store, &keyring).await?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("certkeep/", env!("CARGO_PKG_VERSION")))
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        Ok(App {
             store,
             keyring,
             policy: Policy {
                 expiring_window: config.expiring_window,
                 deleted_retention: config.deleted_retention,
+                public_url: config.public_url(),
+                allow_http_channels: config.danger_allow_http_channels,
             },
-        };
-        app.check_root_key().await?;
-        Ok(app)
-    }
-
-    /// The database remembers which root key sealed its secrets; refuse to run with another.
-    async fn check_root_key(&self) -> Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        let stored = self
-            .store
-            .setting_init(&mut tx, ROOT_KEY_SETTING, self.keyring.root_key_id())
-            .await?;
-        tx.commit().await?;
-        if stored != self.keyring.root_key_id() {
-            return Err(Error::InvalidInput(format!(
-                "the database was sealed with root key {stored:?}, but the configured root key is {:?}: \
-                 point --root-key-file at the right key",
-                self.keyring.root_key_id()
-            )));
-        }
-        Ok(())
+            signer,
+            http,
+            delivery_wakeup: tokio::sync::Notify::new(),
+            instance_id: format!("{}:{}", std::process::id(), Uuid::now_v7()),
+        })
     }
 
     fn status(&self, rec: &CertificateRecord, now: OffsetDateTime) -> CertificateStatus {
@@ -684,6 +705,8 @@ impl App {
             let (rec, ver) = self.build_records(Some(&p), id, 1, &meta, &bundle, ctx.now)?;
             let mut tx = self.store.begin_write().await?;
             self.store.certificate_insert(&mut tx, &rec, &ver).await?;
+            outbox::enqueue_lifecycle(self, &mut tx, EventType::CertImported, &[&rec], ctx.now)
+                .await?;
             self.record_in(
                 &mut tx,
                 ctx,
@@ -805,6 +828,9 @@ impl App {
                 });
             }
             audit::append_many(&self.store, &mut tx, events).await?;
+            let imported: Vec<&CertificateRecord> = records.iter().map(|(r, _)| r).collect();
+            outbox::enqueue_lifecycle(self, &mut tx, EventType::CertImported, &imported, ctx.now)
+                .await?;
             tx.commit().await?;
             Ok(records
                 .iter()
@@ -870,6 +896,8 @@ impl App {
             rec.created_at = locked.created_at;
             self.store
                 .certificate_add_version(&mut tx, &rec, &ver)
+                .await?;
+            outbox::enqueue_lifecycle(self, &mut tx, EventType::CertReimported, &[&rec], ctx.now)
                 .await?;
             self.record_in(
                 &mut tx,
@@ -1131,6 +1159,8 @@ impl App {
             }
             self.store
                 .certificate_set_deleted(&mut tx, id, Some(ctx.now), ctx.now)
+                .await?;
+            outbox::enqueue_lifecycle(self, &mut tx, EventType::CertDeleted, &[&rec], ctx.now)
                 .await?;
             let purge_after = ctx.now + self.policy.deleted_retention;
             self.record_in(
@@ -1752,6 +1782,41 @@ impl App {
         self.finish_read(ctx, &p, ACTION, None, result, json!({}))
             .await
     }
+}
+
+/// The database remembers which root key sealed its secrets; refuse to run with another.
+async fn check_root_key(store: &Store, keyring: &Keyring) -> Result<()> {
+    let mut tx = store.begin_write().await?;
+    let stored = store
+        .setting_init(&mut tx, ROOT_KEY_SETTING, keyring.root_key_id())
+        .await?;
+    tx.commit().await?;
+    if stored != keyring.root_key_id() {
+        return Err(Error::InvalidInput(format!(
+            "the database was sealed with root key {stored:?}, but the configured root key is {:?}: \
+             point --root-key-file at the right key",
+            keyring.root_key_id()
+        )));
+    }
+    Ok(())
+}
+
+/// The instance's webhook signing key: made by the first replica to start, sealed in the
+/// database, the same for every replica.
+async fn load_signer(store: &Store, keyring: &Keyring) -> Result<Signer> {
+    const CONTEXT: &str = "notify-signing-key";
+    let (_, candidate) = Signer::generate()?;
+    let sealed =
+        base64::engine::general_purpose::STANDARD.encode(keyring.seal(CONTEXT, &candidate)?);
+    let mut tx = store.begin_write().await?;
+    let stored = store
+        .setting_init(&mut tx, SIGNING_KEY_SETTING, &sealed)
+        .await?;
+    tx.commit().await?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(stored.as_bytes())
+        .map_err(|_| Error::Internal("stored signing key is not base64".into()))?;
+    Signer::from_pkcs8(&keyring.open(CONTEXT, &raw)?)
 }
 
 /// Prefix an input error with where in a batch it happened.

@@ -1,0 +1,94 @@
+//! What a notification says: the event types and the payload every channel renders. Payloads
+//! carry certificate facts and links, never key material.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Event types. Stored and sent as their dotted names; new kinds are added as variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "cert.expiring")]
+    CertExpiring,
+    #[serde(rename = "cert.expired")]
+    CertExpired,
+    #[serde(rename = "cert.imported")]
+    CertImported,
+    #[serde(rename = "cert.reimported")]
+    CertReimported,
+    #[serde(rename = "cert.deleted")]
+    CertDeleted,
+    #[serde(rename = "channel.test")]
+    ChannelTest,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::CertExpiring,
+        EventType::CertExpired,
+        EventType::CertImported,
+        EventType::CertReimported,
+        EventType::CertDeleted,
+        EventType::ChannelTest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::CertExpiring => "cert.expiring",
+            EventType::CertExpired => "cert.expired",
+            EventType::CertImported => "cert.imported",
+            EventType::CertReimported => "cert.reimported",
+            EventType::CertDeleted => "cert.deleted",
+            EventType::ChannelTest => "channel.test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+/// One certificate as a notification shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertificateSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub domains: Vec<String>,
+    pub serial: String,
+    pub fingerprint_sha256: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// Whole days from the event time to `not_after`; negative once expired.
+    pub days_left: i64,
+    pub group: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// Version of the entry the event is about.
+    pub version: u32,
+    /// The threshold crossed, for `cert.expiring`: `"30d"` or `"10%"`.
+    pub threshold: Option<String>,
+    /// The certificate's page in the web UI.
+    pub url: String,
+}
+
+/// A delivery: one event about one or more certificates (at most 100), to one channel.
+/// `id` is stable across retries (the `webhook-id`), so receivers can deduplicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event: EventType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub channel: ChannelRef,
+    /// One line for humans, e.g. "3 certificates expire within 30 days".
+    pub summary: String,
+    pub certificates: Vec<CertificateSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRef {
+    pub id: Uuid,
+    pub name: String,
+}

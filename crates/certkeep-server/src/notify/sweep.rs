@@ -1,0 +1,240 @@
+//! The expiry sweep: finds, for each channel, the certificates that crossed an expiry threshold
+//! or are expired, and enqueues each (channel, certificate version, event, threshold or day)
+//! once, whichever replica runs it and however often. Each run looks at what happened since
+//! the channel's previous sweep (`swept_until`), plus certificates changed since then; a
+//! channel's first sweep looks at everything currently due.
+
+use std::collections::{BTreeMap, HashSet};
+
+use time::{Duration, OffsetDateTime, Time};
+
+use super::channels;
+use super::event::EventType;
+use super::outbox;
+use crate::app::App;
+use crate::domain::notification::{self, Threshold};
+use crate::error::Result;
+use crate::store::{CertificateFilter, CertificateRecord, ChannelRecord, CursorKey, PercentWindow};
+
+/// Certificates read per query page.
+const PAGE: u32 = 5000;
+/// How long past its certificate's expiry an expiring-notice key is kept, and a daily
+/// expired-reminder key past its day.
+const DEDUP_GRACE: Duration = Duration::days(2);
+
+/// What one sweep enqueued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub channels: usize,
+    /// Certificate notices enqueued (a delivery carries up to 100).
+    pub notices: usize,
+    pub deliveries: usize,
+}
+
+/// All live certificates in `channel`'s scope that match `f`, in pages.
+async fn scan(
+    app: &App,
+    channel: &ChannelRecord,
+    mut f: CertificateFilter,
+    out: &mut Vec<CertificateRecord>,
+    seen: &mut HashSet<uuid::Uuid>,
+) -> Result<()> {
+    f.scope_group = channel.scope_group.clone();
+    f.labels = channel
+        .scope_labels
+        .iter()
+        .map(|(k, v)| crate::domain::LabelFilter {
+            key: k.clone(),
+            value: Some(v.clone()),
+        })
+        .collect();
+    f.limit = PAGE;
+    loop {
+        let page = app.store.certificate_list(&f).await?;
+        let last = page
+            .last()
+            .map(|r| (r.info.not_after.unix_timestamp(), r.id));
+        let n = page.len();
+        for r in page {
+            if seen.insert(r.id) {
+                out.push(r);
+            }
+        }
+        match last {
+            Some((t, id)) if n == PAGE as usize => {
+                f.after = Some((CursorKey::Time(t), id.to_string()));
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Certificates that may have a `cert.expiring` notice due for `channel` at `now`.
+async fn expiring_candidates(
+    app: &App,
+    channel: &ChannelRecord,
+    thresholds: &[Threshold],
+    now: OffsetDateTime,
+) -> Result<Vec<CertificateRecord>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let now_s = now.unix_timestamp();
+    let last = channel.swept_until.map(OffsetDateTime::unix_timestamp);
+    for t in thresholds {
+        let f = match (*t, last) {
+            // Crossed in (last, now]: not_after - n days in (last, now].
+            (Threshold::Days(n), Some(l)) => {
+                let d = i64::from(n) * 86_400;
+                CertificateFilter {
+                    not_after_min: Some((l + d + 1).max(now_s)),
+                    not_after_max_excl: Some(now_s + d + 1),
+                    ..CertificateFilter::default()
+                }
+            }
+            (Threshold::Days(n), None) => CertificateFilter {
+                not_after_min: Some(now_s),
+                not_after_max_excl: Some(now_s + i64::from(n) * 86_400 + 1),
+                ..CertificateFilter::default()
+            },
+            (Threshold::Percent(p), l) => CertificateFilter {
+                percent_window: Some(PercentWindow {
+                    percent: p,
+                    now: now_s,
+                    after: l,
+                }),
+                ..CertificateFilter::default()
+            },
+        };
+        scan(app, channel, f, &mut out, &mut seen).await?;
+    }
+    // Imported or replaced since the last sweep: may be inside a window already.
+    if let Some(l) = last {
+        let f = CertificateFilter {
+            not_after_min: Some(now_s),
+            updated_after: Some(l - 1),
+            ..CertificateFilter::default()
+        };
+        scan(app, channel, f, &mut out, &mut seen).await?;
+    }
+    Ok(out)
+}
+
+/// The daily reminder moment of `channel` on the day of `now`.
+fn reminder_at(channel: &ChannelRecord, now: OffsetDateTime) -> OffsetDateTime {
+    let hour = Time::from_hms(channel.expired_hour.min(23), 0, 0).unwrap_or(Time::MIDNIGHT);
+    now.replace_time(hour)
+}
+
+/// Sweep one channel at `now`, in one transaction.
+async fn sweep_channel(
+    app: &App,
+    channel: &ChannelRecord,
+    now: OffsetDateTime,
+) -> Result<(usize, usize)> {
+    let mut notices = 0;
+    let mut deliveries = 0;
+    let mut tx = app.store.begin_write().await?;
+    let public_url = &app.policy.public_url;
+    if channels::wants(channel, EventType::CertExpiring) {
+        let thresholds: Vec<Threshold> = channel
+            .thresholds
+            .iter()
+            .filter_map(|t| Threshold::parse(t).ok())
+            .collect();
+        let candidates = expiring_candidates(app, channel, &thresholds, now).await?;
+        let mut due: BTreeMap<Threshold, Vec<_>> = BTreeMap::new();
+        for c in &candidates {
+            let Some(t) =
+                notification::due_threshold(&thresholds, c.info.not_before, c.info.not_after, now)
+            else {
+                continue;
+            };
+            let key = format!(
+                "{}:{}:{}:cert.expiring:{t}",
+                channel.id, c.id, c.current_version
+            );
+            if app
+                .store
+                .dedup_insert(&mut tx, &key, c.info.not_after + DEDUP_GRACE)
+                .await?
+            {
+                due.entry(t)
+                    .or_default()
+                    .push(outbox::summary(c, now, public_url, Some(t)));
+            }
+        }
+        for (_, mut list) in due {
+            list.sort_by_key(|s| (s.not_after, s.id));
+            notices += list.len();
+            deliveries +=
+                outbox::enqueue(app, &mut tx, channel, EventType::CertExpiring, list, now).await?;
+        }
+    }
+    if channels::wants(channel, EventType::CertExpired) {
+        let now_s = now.unix_timestamp();
+        let reminder = reminder_at(channel, now);
+        let daily_due = now >= reminder && channel.swept_until.is_none_or(|last| last < reminder);
+        let f = match (daily_due, channel.swept_until) {
+            // The daily reminder: every expired certificate.
+            (true, _) | (false, None) => CertificateFilter {
+                not_after_max_excl: Some(now_s),
+                ..CertificateFilter::default()
+            },
+            // Otherwise only those that expired since the last sweep.
+            (false, Some(last)) => CertificateFilter {
+                not_after_min: Some(last.unix_timestamp()),
+                not_after_max_excl: Some(now_s),
+                ..CertificateFilter::default()
+            },
+        };
+        let mut expired = Vec::new();
+        scan(app, channel, f, &mut expired, &mut HashSet::new()).await?;
+        let day = now.date();
+        let mut list = Vec::new();
+        for c in &expired {
+            let key = format!(
+                "{}:{}:{}:cert.expired:{day}",
+                channel.id, c.id, c.current_version
+            );
+            if app
+                .store
+                .dedup_insert(&mut tx, &key, now + DEDUP_GRACE)
+                .await?
+            {
+                list.push(outbox::summary(c, now, public_url, None));
+            }
+        }
+        notices += list.len();
+        deliveries +=
+            outbox::enqueue(app, &mut tx, channel, EventType::CertExpired, list, now).await?;
+    }
+    app.store
+        .channel_set_swept(&mut tx, channel.id, now)
+        .await?;
+    tx.commit().await?;
+    Ok((notices, deliveries))
+}
+
+/// Sweep every enabled channel that sends expiry events.
+pub async fn sweep(app: &App, now: OffsetDateTime) -> Result<SweepReport> {
+    let mut report = SweepReport::default();
+    for channel in app.store.channels_enabled().await? {
+        if !(channels::wants(&channel, EventType::CertExpiring)
+            || channels::wants(&channel, EventType::CertExpired))
+        {
+            continue;
+        }
+        // A clock that went backwards: nothing new can be due.
+        if channel.swept_until.is_some_and(|s| s >= now) {
+            continue;
+        }
+        let (n, d) = sweep_channel(app, &channel, now).await?;
+        report.channels += 1;
+        report.notices += n;
+        report.deliveries += d;
+    }
+    let mut tx = app.store.begin_write().await?;
+    app.store.dedup_prune(&mut tx, now).await?;
+    tx.commit().await?;
+    Ok(report)
+}

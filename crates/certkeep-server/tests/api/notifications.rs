@@ -1,0 +1,691 @@
+//! Notifications end to end: channels through the API, lifecycle events enqueued with the
+//! change, the expiry sweep driven across a certificate's lifetime with chosen times, and the
+//! outbox delivering to a real local receiver that verifies the signatures, retrying while it
+//! is down.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use certkeep_api::{
+    ChannelKind, ChannelScope, CreateChannelRequest, DeliveryQuery, DeliveryStatus,
+    ImportCertificateRequest, Role, UpdateChannelRequest,
+};
+use certkeep_server::jobs::{delivery_job, expiry_sweep_job};
+use certkeep_testkit as tk;
+use time::{Duration, OffsetDateTime};
+
+use crate::certificates::root_ca;
+use crate::helpers::TestApp;
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub json: serde_json::Value,
+}
+
+#[derive(Clone)]
+struct ReceiverState {
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+/// A local webhook receiver answering with a settable status.
+pub struct Receiver {
+    pub url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = ReceiverState {
+            got: Arc::new(Mutex::new(Vec::new())),
+            status: Arc::new(AtomicU16::new(200)),
+        };
+        async fn hook(
+            State(s): State<ReceiverState>,
+            headers: HeaderMap,
+            body: axum::body::Bytes,
+        ) -> StatusCode {
+            let status = s.status.load(Ordering::SeqCst);
+            if status == 200 {
+                let json = serde_json::from_slice(&body).unwrap_or_default();
+                s.got.lock().unwrap().push(Received {
+                    headers,
+                    body: body.to_vec(),
+                    json,
+                });
+            }
+            StatusCode::from_u16(status).unwrap()
+        }
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(hook))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            url: format!("http://{addr}/hook"),
+            got: state.got,
+            status: state.status,
+        }
+    }
+
+    pub fn set_status(&self, s: u16) {
+        self.status.store(s, Ordering::SeqCst);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.got.lock().unwrap().clear();
+    }
+}
+
+fn webhook(name: &str, url: &str) -> CreateChannelRequest {
+    CreateChannelRequest {
+        name: name.into(),
+        kind: Some(ChannelKind::Webhook),
+        url: Some(url.into()),
+        ..Default::default()
+    }
+}
+
+/// Verify a delivery as a receiver would: Standard Webhooks HMAC with the channel secret, and
+/// the detached JWS against the served JWKS.
+fn verify(r: &Received, secret: &str, jwks: &serde_json::Value) {
+    let h = |n: &str| {
+        r.headers
+            .get(n)
+            .unwrap_or_else(|| panic!("no {n} header"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let id = h("webhook-id");
+    let ts = h("webhook-timestamp");
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut signed = format!("{id}.{ts}.").into_bytes();
+    signed.extend_from_slice(&r.body);
+    let tag = aws_lc_rs::hmac::sign(
+        &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
+        &signed,
+    );
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+    );
+    assert!(
+        h("webhook-signature").split(' ').any(|s| s == expected),
+        "HMAC does not verify"
+    );
+    assert_eq!(
+        r.json["id"].as_str().unwrap(),
+        id,
+        "webhook-id is the event id"
+    );
+
+    let jws = h("certkeep-signature");
+    let (header_b64, sig_b64) = jws.split_once("..").expect("detached compact JWS");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: serde_json::Value =
+        serde_json::from_slice(&b64.decode(header_b64).unwrap()).unwrap();
+    assert_eq!(header["alg"], "ES256");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the JWS kid is in the JWKS");
+    let mut point = vec![4u8];
+    point.extend(b64.decode(jwk["x"].as_str().unwrap()).unwrap());
+    point.extend(b64.decode(jwk["y"].as_str().unwrap()).unwrap());
+    let input = format!("{header_b64}.{}", b64.encode(&r.body));
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        &point,
+    )
+    .verify(input.as_bytes(), &b64.decode(sig_b64).unwrap())
+    .expect("the JWS verifies with the JWKS key");
+}
+
+fn leaf_pem(
+    ca: &tk::Ca,
+    cn: &str,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> String {
+    ca.leaf(&tk::LeafSpec::new(cn, not_before, not_after))
+        .unwrap()
+        .cert_pem
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_keep_secrets_sealed_and_follow_roles() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let created = t
+        .admin
+        .channel_create(&webhook("ops", &rx.url))
+        .await
+        .unwrap();
+    let secret = created
+        .secret
+        .clone()
+        .expect("a generated secret, shown once");
+    assert!(secret.starts_with("whsec_"));
+    let id = created.channel.id;
+    assert_eq!(created.channel.endpoint, rx.url);
+    assert_eq!(
+        created.channel.thresholds,
+        vec!["90d", "60d", "30d", "10d", "1d"]
+    );
+    let got = t.admin.channel_get(id).await.unwrap();
+    assert!(
+        !serde_json::to_string(&got)
+            .unwrap()
+            .contains(&secret[6..20])
+    );
+    let listed = serde_json::to_string(&t.admin.channel_list().await.unwrap()).unwrap();
+    assert!(!listed.contains(&secret[6..20]));
+
+    // Slack URLs are secrets too: shown redacted.
+    let slack = t
+        .admin
+        .channel_create(&CreateChannelRequest {
+            name: "slack".into(),
+            kind: Some(ChannelKind::Slack),
+            url: Some("https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(slack.channel.endpoint, "https://hooks.slack.com/…");
+    assert!(slack.secret.is_none());
+
+    // Bad settings are refused with the field named.
+    for (req, needle) in [
+        (
+            CreateChannelRequest {
+                name: "x".into(),
+                kind: Some(ChannelKind::Webhook),
+                ..Default::default()
+            },
+            "url",
+        ),
+        (
+            CreateChannelRequest {
+                name: "x".into(),
+                kind: Some(ChannelKind::Webhook),
+                url: Some("ftp://x".into()),
+                ..Default::default()
+            },
+            "scheme",
+        ),
+        (
+            CreateChannelRequest {
+                thresholds: Some(vec!["0d".into()]),
+                ..webhook("x", &rx.url)
+            },
+            "threshold",
+        ),
+        (
+            CreateChannelRequest {
+                events: Some(vec!["cert.exploded".into()]),
+                ..webhook("x", &rx.url)
+            },
+            "event type",
+        ),
+        (
+            CreateChannelRequest {
+                secret: Some("plain".into()),
+                ..webhook("x", &rx.url)
+            },
+            "whsec_",
+        ),
+        (
+            CreateChannelRequest {
+                name: "x".into(),
+                kind: Some(ChannelKind::Email),
+                ..Default::default()
+            },
+            "smtp",
+        ),
+        (
+            CreateChannelRequest {
+                routing_key: Some("abc".into()),
+                ..webhook("x", &rx.url)
+            },
+            "does not apply",
+        ),
+    ] {
+        let e = t.admin.channel_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+
+    // Readers list and test; only managers change.
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    assert_eq!(reader.channel_list().await.unwrap().items.len(), 2);
+    let tested = reader.channel_test(id).await.unwrap();
+    assert!(tested.delivered, "{tested:?}");
+    assert_eq!(tested.status_code, Some(200));
+    let e = reader
+        .channel_create(&webhook("r", &rx.url))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    let e = reader
+        .channel_update(
+            id,
+            &UpdateChannelRequest {
+                enabled: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+
+    // The test event arrived signed, and is in the history.
+    let jwks = t.client(None).notification_jwks().await.unwrap();
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json["type"], "channel.test");
+    verify(&got[0], &secret, &jwks);
+    let history = t
+        .admin
+        .channel_deliveries(id, &DeliveryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(history.items.len(), 1);
+    assert_eq!(history.items[0].status, DeliveryStatus::Delivered);
+    assert_eq!(
+        history.items[0].id.to_string(),
+        got[0].json["id"].as_str().unwrap()
+    );
+
+    // A group-limited manager sees only its group's channels and makes channels for it.
+    let (web, _) = t.client_with_role(Role::Manager, Some("web")).await;
+    assert!(web.channel_list().await.unwrap().items.is_empty());
+    let mine = web
+        .channel_create(&webhook("web-hook", &rx.url))
+        .await
+        .unwrap();
+    assert_eq!(mine.channel.scope.group.as_deref(), Some("web"));
+    assert_eq!(web.channel_get(id).await.unwrap_err().status(), Some(404));
+
+    // The secret never reaches the database in clear.
+    let raw = crate::certificates::raw_database_bytes(&t).await;
+    let needle = secret.as_bytes();
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "webhook secret stored in clear"
+    );
+    let slack_token = b"XXXXSECRETXXXX";
+    assert!(
+        !raw.windows(slack_token.len()).any(|w| w == slack_token),
+        "Slack URL stored in clear"
+    );
+
+    // Update and delete.
+    let changed = t
+        .admin
+        .channel_update(
+            id,
+            &UpdateChannelRequest {
+                enabled: Some(false),
+                name: Some("ops2".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!changed.enabled);
+    assert_eq!(changed.name, "ops2");
+    t.admin.channel_delete(id).await.unwrap();
+    assert_eq!(
+        t.admin.channel_get(id).await.unwrap_err().status(),
+        Some(404)
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_events_are_enqueued_with_the_change_and_delivered_signed() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let created = t
+        .admin
+        .channel_create(&webhook("all", &rx.url))
+        .await
+        .unwrap();
+    let secret = created.secret.unwrap();
+    // A second channel limited to a label, and one that only wants deletions.
+    let mut labelled = webhook("prod-only", &rx.url);
+    labelled.scope = Some(ChannelScope {
+        group: None,
+        labels: BTreeMap::from([("env".into(), "prod".into())]),
+    });
+    let labelled = t.admin.channel_create(&labelled).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+    let ca = root_ca("Lifecycle CA", now);
+    let m = t
+        .admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "www".into(),
+            certificate: leaf_pem(
+                &ca,
+                "www.example.test",
+                now - Duration::days(1),
+                now + Duration::days(200),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Nothing is sent until the worker runs; the delivery waits in the outbox.
+    assert!(rx.received().is_empty());
+    let r = delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.delivered, 1);
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    let n = &got[0].json;
+    assert_eq!(n["type"], "cert.imported");
+    assert_eq!(n["channel"]["id"], created.channel.id.to_string());
+    let c = &n["certificates"][0];
+    assert_eq!(c["id"], m.id.to_string());
+    assert_eq!(c["name"], "www");
+    assert_eq!(c["serial"], m.serial);
+    assert_eq!(c["fingerprint_sha256"], m.fingerprint_sha256);
+    assert_eq!(c["domains"][0], "www.example.test");
+    assert_eq!(c["days_left"], 199);
+    assert_eq!(
+        c["url"],
+        format!("https://certkeep.example.test/ui/certificates/{}", m.id)
+    );
+    let body = String::from_utf8(got[0].body.clone()).unwrap();
+    assert!(!body.contains("PRIVATE KEY"));
+    verify(
+        &got[0],
+        &secret,
+        &t.client(None).notification_jwks().await.unwrap(),
+    );
+    // The label-scoped channel got nothing for an unlabelled certificate.
+    let h = t
+        .admin
+        .channel_deliveries(labelled.channel.id, &DeliveryQuery::default())
+        .await
+        .unwrap();
+    assert!(h.items.is_empty());
+    // Reimport and delete each produce their event.
+    rx.clear();
+    t.admin
+        .certificate_reimport(
+            m.id,
+            &certkeep_api::ReimportCertificateRequest {
+                certificate: leaf_pem(&ca, "www.example.test", now, now + Duration::days(300)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    t.admin.certificate_delete(m.id).await.unwrap();
+    delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    // Deliveries go out concurrently: receivers order by the event `time`, not by arrival.
+    let mut types: Vec<String> = rx
+        .received()
+        .iter()
+        .map(|r| r.json["type"].as_str().unwrap().to_string())
+        .collect();
+    types.sort();
+    assert_eq!(types, vec!["cert.deleted", "cert.reimported"]);
+    t.stop().await;
+}
+
+/// Run the sweep and the worker at `at`; return the notices the receiver got, as
+/// (event type, certificate name, threshold).
+async fn day(t: &TestApp, rx: &Receiver, at: OffsetDateTime) -> Vec<(String, String, String)> {
+    rx.clear();
+    expiry_sweep_job::run_once(&t.app, at)
+        .await
+        .unwrap()
+        .expect("the sweep lease is free");
+    delivery_job::run_once(&t.app, at).await.unwrap();
+    let mut out = Vec::new();
+    for r in rx.received() {
+        for c in r.json["certificates"].as_array().unwrap() {
+            out.push((
+                r.json["type"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+                c["threshold"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_notices_go_out_exactly_on_their_days_across_a_lifetime() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let mut ch = webhook("expiry", &rx.url);
+    ch.events = Some(vec!["cert.expiring".into(), "cert.expired".into()]);
+    ch.expired_hour_utc = Some(9);
+    t.admin.channel_create(&ch).await.unwrap();
+    // A short-lived certificate too, on a channel that counts in percent of the lifetime.
+    let mut pct = webhook("percent", &rx.url);
+    pct.events = Some(vec!["cert.expiring".into()]);
+    pct.thresholds = Some(vec!["50%".into(), "10%".into()]);
+    pct.scope = Some(ChannelScope {
+        group: Some("short".into()),
+        labels: BTreeMap::new(),
+    });
+    t.admin.channel_create(&pct).await.unwrap();
+
+    // Day 0 is a midnight; the one-year certificate expires at noon on day 365.
+    let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
+    let ca = root_ca("Sweep CA", day0 - Duration::days(10));
+    let expires = day0 + Duration::days(365) + Duration::hours(12);
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "year".into(),
+            certificate: leaf_pem(&ca, "year.example.test", day0 - Duration::days(1), expires),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let short_end = day0 + Duration::days(10);
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "short".into(),
+            group: Some("short".into()),
+            certificate: leaf_pem(&ca, "short.example.test", day0, short_end),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    delivery_job::run_once(&t.app, day0).await.unwrap();
+
+    let mut log: Vec<(i64, String, String, String)> = Vec::new();
+    // Every day at 10:00 UTC (after the 09:00 reminder hour), for 368 days.
+    for d in 0..368 {
+        let at = day0 + Duration::days(d) + Duration::hours(10);
+        for (ev, name, th) in day(&t, &rx, at).await {
+            log.push((d, ev, name, th));
+        }
+    }
+    let of = |name: &str| -> Vec<(i64, String, String)> {
+        log.iter()
+            .filter(|l| l.2 == name)
+            .map(|l| (l.0, l.1.clone(), l.3.clone()))
+            .collect()
+    };
+    let e = |d: i64, ev: &str, th: &str| (d, ev.to_string(), th.to_string());
+    // The n-day threshold is crossed at 12:00 on day 365 - n, so seen at 10:00 the day after.
+    assert_eq!(
+        of("year"),
+        vec![
+            e(276, "cert.expiring", "90d"),
+            e(306, "cert.expiring", "60d"),
+            e(336, "cert.expiring", "30d"),
+            e(356, "cert.expiring", "10d"),
+            e(365, "cert.expiring", "1d"),
+            e(366, "cert.expired", ""),
+            e(367, "cert.expired", ""),
+        ],
+        "notices for the one-year certificate"
+    );
+    // The 10-day certificate: on its first sweep the first channel sends only the most urgent
+    // threshold already crossed (10d); the percent channel sends 50 % on day 5 and 10 % on
+    // day 9; then a reminder every day once it has expired.
+    let mut want = vec![
+        e(0, "cert.expiring", "10d"),
+        e(5, "cert.expiring", "50%"),
+        e(9, "cert.expiring", "10%"),
+        e(9, "cert.expiring", "1d"),
+    ];
+    want.extend((10..368).map(|d| e(d, "cert.expired", "")));
+    assert_eq!(of("short"), want, "notices for the 10-day certificate");
+    // Running the sweep again on the same day sends nothing twice.
+    let again = day(&t, &rx, day0 + Duration::days(367) + Duration::hours(11)).await;
+    assert!(again.is_empty(), "{again:?}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_gets_everything_once_it_is_back() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let ch = t
+        .admin
+        .channel_create(&webhook("flaky", &rx.url))
+        .await
+        .unwrap()
+        .channel;
+    let now = OffsetDateTime::now_utc();
+    let ca = root_ca("Retry CA", now);
+    rx.set_status(503);
+    for i in 0..5 {
+        t.admin
+            .certificate_import(&ImportCertificateRequest {
+                name: format!("r{i}"),
+                certificate: leaf_pem(
+                    &ca,
+                    &format!("r{i}.example.test"),
+                    now,
+                    now + Duration::days(300),
+                ),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    // Down for six hours: retried with backoff, nothing lost, nothing delivered.
+    let mut at = now;
+    for _ in 0..30 {
+        let r = delivery_job::run_once(&t.app, at).await.unwrap();
+        assert_eq!(r.delivered, 0);
+        at += Duration::minutes(12);
+    }
+    let h = t
+        .admin
+        .channel_deliveries(ch.id, &DeliveryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(h.items.len(), 5);
+    for d in &h.items {
+        assert_eq!(d.status, DeliveryStatus::Pending);
+        assert!(d.attempts >= 3, "{d:?}");
+        assert_eq!(d.last_status_code, Some(503));
+    }
+    // Back up: the next round after the backoff delivers all five, each once.
+    rx.set_status(200);
+    let r = delivery_job::run_once(&t.app, at + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(r.delivered, 5);
+    let got = rx.received();
+    assert_eq!(got.len(), 5);
+    let mut ids: Vec<_> = got
+        .iter()
+        .map(|g| g.json["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(
+        delivery_job::run_once(&t.app, at + Duration::hours(3))
+            .await
+            .unwrap()
+            .attempts(),
+        0
+    );
+
+    // A 4xx other than 408/429 stops retrying at once.
+    rx.set_status(410);
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "gone".into(),
+            certificate: leaf_pem(&ca, "gone.example.test", now, now + Duration::days(300)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r = delivery_job::run_once(&t.app, at + Duration::hours(4))
+        .await
+        .unwrap();
+    assert_eq!(r.failed, 1);
+    let failed = t
+        .admin
+        .channel_deliveries(
+            ch.id,
+            &DeliveryQuery {
+                status: Some(DeliveryStatus::Failed),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert_eq!(failed.items[0].last_status_code, Some(410));
+
+    // After a day of failures a delivery is given up.
+    rx.set_status(500);
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "never".into(),
+            certificate: leaf_pem(&ca, "never.example.test", now, now + Duration::days(300)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut at2 = OffsetDateTime::now_utc();
+    let end = at2 + Duration::hours(26);
+    let mut gave_up = false;
+    while at2 < end {
+        let r = delivery_job::run_once(&t.app, at2).await.unwrap();
+        gave_up |= r.failed == 1;
+        at2 += Duration::minutes(30);
+    }
+    assert!(gave_up, "a delivery failing for a day is marked failed");
+    t.stop().await;
+}
