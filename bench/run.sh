@@ -2,7 +2,8 @@
 # Inventory benchmarks on a release build, SQLite, loopback:
 #   1. bulk import rate (batch endpoint, certificates with keys),
 #   2. first page of "expiring within 30 days" among COUNT stored certificates (p50/p95/p99),
-#   3. server RSS with COUNT certificates stored (after the fill, and after a restart + queries).
+#   3. server RSS with COUNT certificates stored (after the fill, and after a restart + queries),
+#   4. one expiry sweep over COUNT certificates, and the delivery worker to a local receiver.
 # Usage: bench/run.sh [COUNT]   (default 1000000). Figures go to stdout; see BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +39,8 @@ start
 "$BIN/examples/bench" list --url "$URL" --token "$TOKEN" --requests 2000
 "$BIN/examples/bench" search --url "$URL" --token "$TOKEN" --requests 200
 echo "server memory after restart, 2000 list and 400 search requests: $(rss)"
+
+echo "== notifications (server stopped; the bench opens the database in-process)"
+kill "$PID"; wait "$PID" 2>/dev/null || true
+PID=
+"$BIN/examples/bench" notify --data-dir "$DIR"

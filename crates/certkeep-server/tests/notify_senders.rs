@@ -1110,10 +1110,16 @@ async fn pagerduty_partial_failures_retry_or_fail_the_whole_delivery() {
 
 // --- secrets -------------------------------------------------------------------------------
 
-/// A receiver that answers 400 with everything it got: the request line, headers and body.
+/// A receiver that answers 400 with everything it got: the path, the routing key if the body
+/// has one (as an API that quotes bad fields would), the headers and the body.
 async fn echoing_receiver() -> (String, tokio::task::JoinHandle<()>) {
     async fn echo(uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
         let mut text = format!("{uri} ");
+        if let Ok(json) = serde_json::from_slice::<Value>(&body)
+            && let Some(key) = json["routing_key"].as_str()
+        {
+            text.push_str(&format!("invalid routing_key {key} "));
+        }
         for (name, value) in &headers {
             text.push_str(&format!("{name}={} ", value.to_str().unwrap_or("?")));
         }
@@ -1391,8 +1397,9 @@ async fn email_goes_through_a_real_smtp_server_with_text_and_escaped_html() {
     assert_eq!(parts.len(), 2);
     assert_eq!(parts[0]["content_type"], "text/plain");
     assert_eq!(parts[1]["content_type"], "text/html");
-    let text = parts[0]["text"].as_str().unwrap();
-    let html = parts[1]["text"].as_str().unwrap();
+    // SMTP carries CRLF line ends; compare with LF.
+    let text = parts[0]["text"].as_str().unwrap().replace("\r\n", "\n");
+    let html = parts[1]["text"].as_str().unwrap().replace("\r\n", "\n");
 
     assert!(text.contains("\n* api\n  Domains:   api.example.com, www.example.com\n  Not after: 2026-03-06 12:00 UTC (expires in 5 days)\n"), "{text}");
     assert!(text.contains(&format!("  Link:      {}\n", api.url)));

@@ -32,7 +32,7 @@ pub mod expiry_sweep_job {
     use crate::notify::sweep::{self, SweepReport};
 
     const LEASE_NAME: &str = "expiry_sweep";
-    const LEASE: time::Duration = time::Duration::minutes(10);
+    const LEASE: time::Duration = time::Duration::minutes(2);
 
     /// `None` when another replica holds the sweep's lease.
     pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<Option<SweepReport>> {

@@ -9,5 +9,6 @@ mod certificates;
 mod durability;
 mod notifications;
 mod openapi;
+mod replicas;
 mod robustness;
 mod tokens;

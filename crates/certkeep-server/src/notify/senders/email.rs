@@ -20,12 +20,24 @@ use super::{
 };
 use crate::notify::event::Notification;
 
-/// Per-command SMTP time limit.
+/// lettre's async transport applies its timeout to connecting only; the whole exchange for one
+/// message is bounded here, so a server that stops answering cannot hold a worker.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Domains listed per certificate before "+N more".
 const MAX_DOMAINS: usize = 10;
 
 pub(super) async fn send(
+    smtp: &SmtpSettings,
+    from: &str,
+    to: &[String],
+    n: &Notification,
+    ctx: &SendContext<'_>,
+) -> SendResult {
+    send_within(SMTP_TIMEOUT, smtp, from, to, n, ctx).await
+}
+
+async fn send_within(
+    limit: Duration,
     smtp: &SmtpSettings,
     from: &str,
     to: &[String],
@@ -41,7 +53,7 @@ pub(super) async fn send(
             };
         }
     };
-    let transport = match transport(smtp) {
+    let transport = match transport(smtp, limit) {
         Ok(transport) => transport,
         Err(error) => {
             return SendResult::Failed {
@@ -50,8 +62,21 @@ pub(super) async fn send(
             };
         }
     };
-    let result = transport.send(message).await;
-    transport.shutdown().await;
+    let result = tokio::time::timeout(limit, transport.send(message)).await;
+    // Closes the pooled connection with QUIT; bounded like the rest.
+    let _ = tokio::time::timeout(Duration::from_secs(5), transport.shutdown()).await;
+    let Ok(result) = result else {
+        return SendResult::Retry {
+            status: None,
+            error: format!(
+                "SMTP: no answer from {}:{} within {} s",
+                smtp.host,
+                smtp.port,
+                limit.as_secs_f32()
+            ),
+            retry_after: None,
+        };
+    };
     match result {
         Ok(response) => SendResult::Delivered {
             status: reply_code(&response.code().to_string()),
@@ -65,7 +90,10 @@ pub(super) async fn send(
     }
 }
 
-fn transport(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+fn transport(
+    smtp: &SmtpSettings,
+    limit: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let builder = match smtp.tls {
         SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
         SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
@@ -74,7 +102,7 @@ fn transport(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
         )),
     }
     .map_err(|e| format!("SMTP host {:?}: {e}", smtp.host))?;
-    let mut builder = builder.port(smtp.port).timeout(Some(SMTP_TIMEOUT));
+    let mut builder = builder.port(smtp.port).timeout(Some(limit));
     if let Some(username) = &smtp.username {
         let password = smtp
             .password
@@ -102,6 +130,8 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> SendResult {
         }
         source = s.source();
     }
+    // lettre nests connection errors and repeats their prefix.
+    let text = text.replace("Connection error: Connection error: ", "Connection error: ");
     if e.is_permanent() || e.is_client() {
         SendResult::Failed {
             status,
@@ -255,6 +285,64 @@ fn escape_html(text: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_retried_within_the_limit() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let holder = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+            }
+        });
+        let (signer, _) = crate::notify::signing::Signer::generate().unwrap();
+        let http = reqwest::Client::new();
+        let ctx = SendContext {
+            now: time::macros::datetime!(2026-03-01 12:00 UTC),
+            signer: &signer,
+            http: &http,
+        };
+        let n = Notification {
+            id: uuid::Uuid::nil(),
+            event: crate::notify::event::EventType::ChannelTest,
+            time: ctx.now,
+            channel: crate::notify::event::ChannelRef {
+                id: uuid::Uuid::nil(),
+                name: "ops".into(),
+            },
+            summary: "test".into(),
+            certificates: vec![],
+        };
+        let smtp = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            tls: SmtpTls::None,
+            username: None,
+            password: None,
+        };
+        let to = ["ops@example.com".to_string()];
+        let started = std::time::Instant::now();
+        let result = send_within(
+            Duration::from_millis(500),
+            &smtp,
+            "certkeep@example.com",
+            &to,
+            &n,
+            &ctx,
+        )
+        .await;
+        holder.abort();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            result,
+            SendResult::Retry {
+                status: None,
+                error: format!("SMTP: no answer from 127.0.0.1:{port} within 0.5 s"),
+                retry_after: None,
+            }
+        );
+    }
 
     #[test]
     fn escapes_every_markup_character() {
