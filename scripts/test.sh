@@ -23,6 +23,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -n "$(pg_bin_dir)" ] || missing+=(postgresql)
 # The email tests' SMTP server; apt packages are only visible to Debian's own interpreter.
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+/usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${missing[*]}"

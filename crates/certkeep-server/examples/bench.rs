@@ -343,7 +343,10 @@ async fn notify(a: &Args) {
     .unwrap();
     let now = OffsetDateTime::now_utc();
     let t = Instant::now();
-    let r = expiry_sweep_job::run_once(&app, now).await.unwrap().unwrap();
+    let r = expiry_sweep_job::run_once(&app, now)
+        .await
+        .unwrap()
+        .unwrap();
     println!(
         "expiry sweep, first run over all stored: {} notices in {} deliveries enqueued in {:.2} s",
         r.notices,
@@ -351,14 +354,19 @@ async fn notify(a: &Args) {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let r2 = expiry_sweep_job::run_once(&app, now + Duration::hours(1)).await.unwrap().unwrap();
+    let r2 = expiry_sweep_job::run_once(&app, now + Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
     println!(
         "expiry sweep, one hour later: {} notices enqueued in {:.3} s",
         r2.notices,
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let d = delivery_job::run_once(&app, now + Duration::hours(1)).await.unwrap();
+    let d = delivery_job::run_once(&app, now + Duration::hours(1))
+        .await
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "delivery of the sweep's batches (up to 100 certificates each): {} delivered in {secs:.2} s = {:.0} deliveries/s",
@@ -378,7 +386,12 @@ async fn notify(a: &Args) {
         .remove(0);
     let mut tx = app.store.begin_write().await.unwrap();
     for _ in 0..20_000 {
-        let s = certkeep_server::notify::outbox::summary(&sample, now, "https://certkeep.example", None);
+        let s = certkeep_server::notify::outbox::summary(
+            &sample,
+            now,
+            "https://certkeep.example",
+            None,
+        );
         certkeep_server::notify::outbox::enqueue(
             &app,
             &mut tx,
@@ -393,7 +406,9 @@ async fn notify(a: &Args) {
     tx.commit().await.unwrap();
     let before = received.load(std::sync::atomic::Ordering::Relaxed);
     let t = Instant::now();
-    let d = delivery_job::run_once(&app, now + Duration::hours(1)).await.unwrap();
+    let d = delivery_job::run_once(&app, now + Duration::hours(1))
+        .await
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
         "delivery of 20,000 single-certificate webhooks (signed JWS + HMAC): {} delivered ({} received) in {secs:.2} s = {:.0} deliveries/s",

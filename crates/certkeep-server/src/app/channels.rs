@@ -282,21 +282,7 @@ impl App {
             let channel = self.visible_channel(&p, id).await?;
             let now = whole_second(ctx.now);
             let n = outbox::notification(&channel, EventType::ChannelTest, Vec::new(), now);
-            let payload = serde_json::to_string(&n)
-                .map_err(|e| Error::Internal(format!("notification payload: {e}")))?;
-            let record = OutboxRecord {
-                id: n.id,
-                channel_id: channel.id,
-                event_type: EventType::ChannelTest.as_str().to_string(),
-                payload,
-                status: STATUS_PENDING.to_string(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                last_status_code: None,
-                created_at: now,
-                delivered_at: None,
-            };
+            let record = outbox::pending_record(&n)?;
             // A test that is disabled still tells the truth: send regardless of `enabled`.
             let mut sendable = channel.clone();
             sendable.enabled = true;

@@ -325,14 +325,7 @@ impl App {
         let store = Store::connect(&config.database_url()).await?;
         check_root_key(&store, &keyring).await?;
         let signer = load_signer(&store, &keyring).await?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("certkeep/", env!("CARGO_PKG_VERSION")))
-            .timeout(std::time::Duration::from_secs(10))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?;
+        let http = crate::notify::senders::http_client()?;
         Ok(App {
             store,
             keyring,

@@ -120,6 +120,24 @@ pub fn notification(
     }
 }
 
+/// The outbox row of `n`, waiting for its first attempt.
+pub fn pending_record(n: &Notification) -> Result<OutboxRecord> {
+    Ok(OutboxRecord {
+        id: n.id,
+        channel_id: n.channel.id,
+        event_type: n.event.as_str().to_string(),
+        payload: serde_json::to_string(n)
+            .map_err(|e| Error::Internal(format!("notification payload: {e}")))?,
+        status: STATUS_PENDING.to_string(),
+        attempts: 0,
+        next_attempt_at: n.time,
+        last_error: None,
+        last_status_code: None,
+        created_at: n.time,
+        delivered_at: None,
+    })
+}
+
 /// Write deliveries of `certificates` (at most 100 each) to `channel` into the outbox.
 pub async fn enqueue(
     app: &App,
@@ -134,27 +152,8 @@ pub async fn enqueue(
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(MAX_PER_DELIVERY));
         let chunk = std::mem::replace(&mut rest, tail);
-        let n = notification(channel, event, chunk, now);
-        let payload = serde_json::to_string(&n)
-            .map_err(|e| Error::Internal(format!("notification payload: {e}")))?;
-        app.store
-            .outbox_insert(
-                tx,
-                &OutboxRecord {
-                    id: n.id,
-                    channel_id: channel.id,
-                    event_type: event.as_str().to_string(),
-                    payload,
-                    status: STATUS_PENDING.to_string(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                    last_status_code: None,
-                    created_at: now,
-                    delivered_at: None,
-                },
-            )
-            .await?;
+        let record = pending_record(&notification(channel, event, chunk, now))?;
+        app.store.outbox_insert(tx, &record).await?;
         count += 1;
     }
     if count > 0 {

@@ -10,7 +10,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use certkeep_api::{BatchImportRequest, ChannelKind, Client, CreateChannelRequest, ImportCertificateRequest};
+use certkeep_api::{
+    BatchImportRequest, ChannelKind, Client, CreateChannelRequest, ImportCertificateRequest,
+};
 use time::{Duration, OffsetDateTime};
 
 use crate::certificates::root_ca;
@@ -26,7 +28,13 @@ fn start(dir: &std::path::Path, db: Option<&str>) -> Replica {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkeepd"));
     cmd.arg("--data-dir")
         .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--sweep-interval-secs", "1", "--danger-allow-http-channels"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--sweep-interval-secs",
+            "1",
+            "--danger-allow-http-channels",
+        ])
         .env("CERTKEEP_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -59,13 +67,19 @@ type Seen = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
 
 async fn receiver() -> (String, Seen) {
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
-    async fn hook(State(s): State<Seen>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
+    async fn hook(
+        State(s): State<Seen>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> StatusCode {
         let id = headers
             .get("webhook-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        s.lock().unwrap().push((id, serde_json::from_slice(&body).unwrap_or_default()));
+        s.lock()
+            .unwrap()
+            .push((id, serde_json::from_slice(&body).unwrap_or_default()));
         // Answer late, so the kill lands while the sender waits for the answer.
         tokio::time::sleep(StdDuration::from_millis(1500)).await;
         StatusCode::NO_CONTENT
@@ -101,7 +115,10 @@ async fn three_replicas_one_killed_deliver_every_notification_once() {
     let db = fresh_postgres_url().await;
     let (hook_url, seen) = receiver().await;
     let mut r1 = start(dir.path(), db.as_deref());
-    let token = r1.first_token.clone().expect("first start prints the admin token");
+    let token = r1
+        .first_token
+        .clone()
+        .expect("first start prints the admin token");
     let mut r2 = start(dir.path(), db.as_deref());
     let mut r3 = start(dir.path(), db.as_deref());
     let c2 = Client::new(&r2.url, Some(token.clone())).unwrap();
@@ -167,12 +184,27 @@ async fn three_replicas_one_killed_deliver_every_notification_once() {
     tokio::time::sleep(StdDuration::from_secs(3)).await;
     let got = notices(&seen);
     let missing: Vec<_> = want.iter().filter(|k| !got.contains_key(*k)).collect();
-    assert!(missing.is_empty(), "{} notices never arrived, e.g. {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} notices never arrived, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
     // A delivery interrupted by the kill is sent again under the same webhook-id (receivers
     // deduplicate on it); no notice may ever travel in two different notifications.
     let doubled: Vec<_> = got.iter().filter(|(_, ids)| ids.len() > 1).collect();
-    assert!(doubled.is_empty(), "notices sent in more than one notification: {doubled:?}");
-    assert_eq!(got.len(), want.len(), "unexpected notices: {:?}", got.keys().filter(|k| !want.contains(*k)).collect::<Vec<_>>());
+    assert!(
+        doubled.is_empty(),
+        "notices sent in more than one notification: {doubled:?}"
+    );
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "unexpected notices: {:?}",
+        got.keys()
+            .filter(|k| !want.contains(*k))
+            .collect::<Vec<_>>()
+    );
     // What the killed replica held is taken over once its lease expires: in the end nothing
     // is left pending and every delivery is recorded as delivered.
     let c1 = Client::new(&r1.url, Some(token.clone())).unwrap();
@@ -180,22 +212,48 @@ async fn three_replicas_one_killed_deliver_every_notification_once() {
     let deadline = Instant::now() + StdDuration::from_secs(150);
     let history = loop {
         let page = c1
-            .channel_deliveries(channel, &certkeep_api::DeliveryQuery { limit: Some(1000), ..Default::default() })
+            .channel_deliveries(
+                channel,
+                &certkeep_api::DeliveryQuery {
+                    limit: Some(1000),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
-        let pending = page.items.iter().filter(|d| d.status != certkeep_api::DeliveryStatus::Delivered).count();
+        let pending = page
+            .items
+            .iter()
+            .filter(|d| d.status != certkeep_api::DeliveryStatus::Delivered)
+            .count();
         if pending == 0 || Instant::now() > deadline {
             break page;
         }
         tokio::time::sleep(StdDuration::from_millis(500)).await;
     };
     assert!(
-        history.items.iter().all(|d| d.status == certkeep_api::DeliveryStatus::Delivered),
+        history
+            .items
+            .iter()
+            .all(|d| d.status == certkeep_api::DeliveryStatus::Delivered),
         "deliveries left behind by the killed replica: {:?}",
-        history.items.iter().filter(|d| d.status != certkeep_api::DeliveryStatus::Delivered).collect::<Vec<_>>()
+        history
+            .items
+            .iter()
+            .filter(|d| d.status != certkeep_api::DeliveryStatus::Delivered)
+            .collect::<Vec<_>>()
     );
-    let ids: BTreeSet<String> = seen.lock().unwrap().iter().map(|(id, _)| id.clone()).collect();
-    assert_eq!(ids.len(), history.items.len(), "every notification the server recorded reached the receiver");
+    let ids: BTreeSet<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        history.items.len(),
+        "every notification the server recorded reached the receiver"
+    );
     for r in [&mut r1, &mut r3] {
         r.child.kill().unwrap();
         r.child.wait().unwrap();
