@@ -359,6 +359,12 @@ impl Client {
             .await
     }
 
+    /// Replace the webhook signing key (Admin); returns the JWKS with the new and previous keys.
+    pub async fn notification_signing_key_rotate(&self) -> Result<serde_json::Value, ClientError> {
+        self.send_json(self.request(Method::POST, "/api/v1/notifications/signing-keys/rotate"))
+            .await
+    }
+
     /// A raw request, for tests and tools that need to send what the typed methods cannot.
     pub fn raw(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, path)

@@ -467,6 +467,8 @@ pub enum ChannelCommand {
     Deliveries(DeliveriesArgs),
     /// Print the JWKS: the public keys that sign webhook bodies, for receivers to verify them.
     Jwks,
+    /// Replace the webhook signing key (Admin); the previous key stays in the JWKS for an overlap.
+    RotateSigningKey,
 }
 
 #[derive(Debug, Args)]

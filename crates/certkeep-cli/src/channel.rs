@@ -78,6 +78,10 @@ pub async fn run(
             let jwks = client.notification_jwks().await?;
             print_json(&jwks)
         }
+        ChannelCommand::RotateSigningKey => {
+            let jwks = client.notification_signing_key_rotate().await?;
+            print_json(&jwks)
+        }
     }
 }
 

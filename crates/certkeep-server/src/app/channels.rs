@@ -366,7 +366,50 @@ impl App {
 
     /// The public keys that sign webhook bodies, as a JWKS (no authentication: receivers fetch it).
     pub fn notification_jwks(&self) -> serde_json::Value {
-        crate::notify::signing::jwks(&[&self.signer])
+        self.signing_keys().jwks()
+    }
+
+    /// Replace the webhook signing key. The old key stays in the JWKS (one rotation deep) so
+    /// receivers keep verifying what replicas sign until they reload the keys (within seconds).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn notification_signing_key_rotate(
+        &self,
+        ctx: &RequestCtx,
+    ) -> Result<serde_json::Value> {
+        const ACTION: &str = actions::SIGNING_KEY_ROTATE;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let result = async {
+            p.require(Role::Admin, None, "rotating the webhook signing key")?;
+            let (new, pkcs8) = crate::notify::signing::Signer::generate()?;
+            let sealed = super::seal_signing_key(&self.keyring, &pkcs8)?;
+            let mut tx = self.store.begin_write().await?;
+            let current = self
+                .store
+                .setting_get_in(&mut tx, super::SIGNING_KEY_SETTING)
+                .await?
+                .ok_or_else(|| Error::Internal("no signing key is stored".into()))?;
+            self.store
+                .setting_put(&mut tx, super::SIGNING_KEY_PREVIOUS_SETTING, &current)
+                .await?;
+            self.store
+                .setting_put(&mut tx, super::SIGNING_KEY_SETTING, &sealed)
+                .await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                None,
+                json!({"kid": new.kid()}),
+            )
+            .await?;
+            tx.commit().await?;
+            self.refresh_signing_keys().await?;
+            Ok(self.notification_jwks())
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, None, result, json!({}))
+            .await
     }
 }
 

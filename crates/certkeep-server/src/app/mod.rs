@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::keyring::{FileRootKey, Keyring};
 use crate::notify::event::EventType;
 use crate::notify::outbox;
-use crate::notify::signing::Signer;
+use crate::notify::signing::{Signer, SigningKeys};
 use crate::pki::{self, Bundle, BundleInput};
 use crate::store::{
     CertificateFilter, CertificateRecord, ListOrder, Store, TokenRecord, VersionRecord, WriteTx,
@@ -60,6 +60,7 @@ pub mod actions {
     pub const CHANNEL_DELETE: &str = "channel.delete";
     pub const CHANNEL_TEST: &str = "channel.test";
     pub const CHANNEL_DELIVERIES: &str = "channel.deliveries";
+    pub const SIGNING_KEY_ROTATE: &str = "notification.signing_key_rotate";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
@@ -103,8 +104,9 @@ pub struct App {
     pub store: Store,
     pub keyring: Keyring,
     pub policy: Policy,
-    /// Signs webhook bodies; its public key is served as the JWKS.
-    pub signer: Signer,
+    /// Signs webhook bodies; the public keys are served as the JWKS. Reloaded from the
+    /// database so a rotation made on one replica reaches the others.
+    signing: std::sync::RwLock<Arc<SigningKeys>>,
     /// Shared HTTP client of the notification senders.
     pub http: reqwest::Client,
     /// Wakes this process's delivery worker when something is enqueued.
@@ -115,6 +117,7 @@ pub struct App {
 
 const ROOT_KEY_SETTING: &str = "root_key_id";
 const SIGNING_KEY_SETTING: &str = "notify_signing_key";
+const SIGNING_KEY_PREVIOUS_SETTING: &str = "notify_signing_key_previous";
 const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
 
 fn key_context(id: Uuid, version: u32) -> String {
@@ -324,7 +327,7 @@ impl App {
         let keyring = Keyring::new(Arc::new(root));
         let store = Store::connect(&config.database_url()).await?;
         check_root_key(&store, &keyring).await?;
-        let signer = load_signer(&store, &keyring).await?;
+        let signing = load_signing_keys(&store, &keyring).await?;
         let http = crate::notify::senders::http_client()?;
         Ok(App {
             store,
@@ -335,11 +338,29 @@ impl App {
                 public_url: config.public_url(),
                 allow_http_channels: config.danger_allow_http_channels,
             },
-            signer,
+            signing: std::sync::RwLock::new(Arc::new(signing)),
             http,
             delivery_wakeup: tokio::sync::Notify::new(),
             instance_id: format!("{}:{}", std::process::id(), Uuid::now_v7()),
         })
+    }
+
+    /// The signing keys as last loaded.
+    pub fn signing_keys(&self) -> Arc<SigningKeys> {
+        match self.signing.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reload the signing keys from the database (another replica may have rotated them).
+    pub async fn refresh_signing_keys(&self) -> Result<()> {
+        let keys = Arc::new(load_signing_keys(&self.store, &self.keyring).await?);
+        match self.signing.write() {
+            Ok(mut k) => *k = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(())
     }
 
     fn status(&self, rec: &CertificateRecord, now: OffsetDateTime) -> CertificateStatus {
@@ -1794,22 +1815,43 @@ async fn check_root_key(store: &Store, keyring: &Keyring) -> Result<()> {
     Ok(())
 }
 
-/// The instance's webhook signing key: made by the first replica to start, sealed in the
-/// database, the same for every replica.
-async fn load_signer(store: &Store, keyring: &Keyring) -> Result<Signer> {
-    const CONTEXT: &str = "notify-signing-key";
-    let (_, candidate) = Signer::generate()?;
-    let sealed =
-        base64::engine::general_purpose::STANDARD.encode(keyring.seal(CONTEXT, &candidate)?);
-    let mut tx = store.begin_write().await?;
-    let stored = store
-        .setting_init(&mut tx, SIGNING_KEY_SETTING, &sealed)
-        .await?;
-    tx.commit().await?;
+const SIGNING_KEY_CONTEXT: &str = "notify-signing-key";
+
+/// Seal a signing key for the settings table.
+fn seal_signing_key(keyring: &Keyring, pkcs8: &[u8]) -> Result<String> {
+    Ok(base64::engine::general_purpose::STANDARD.encode(keyring.seal(SIGNING_KEY_CONTEXT, pkcs8)?))
+}
+
+fn open_signing_key(keyring: &Keyring, stored: &str) -> Result<Signer> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(stored.as_bytes())
         .map_err(|_| Error::Internal("stored signing key is not base64".into()))?;
-    Signer::from_pkcs8(&keyring.open(CONTEXT, &raw)?)
+    Signer::from_pkcs8(&keyring.open(SIGNING_KEY_CONTEXT, &raw)?)
+}
+
+/// The instance's webhook signing keys: the first replica to start makes the key, sealed in the
+/// database, shared by every replica. Reads only, once the key exists.
+async fn load_signing_keys(store: &Store, keyring: &Keyring) -> Result<SigningKeys> {
+    let current = match store.setting_get(SIGNING_KEY_SETTING).await? {
+        Some(c) => c,
+        None => {
+            let (_, candidate) = Signer::generate()?;
+            let sealed = seal_signing_key(keyring, &candidate)?;
+            let mut tx = store.begin_write().await?;
+            let stored = store
+                .setting_init(&mut tx, SIGNING_KEY_SETTING, &sealed)
+                .await?;
+            tx.commit().await?;
+            stored
+        }
+    };
+    let previous = store.setting_get(SIGNING_KEY_PREVIOUS_SETTING).await?;
+    Ok(SigningKeys {
+        current: open_signing_key(keyring, &current)?,
+        previous: previous
+            .map(|p| open_signing_key(keyring, &p))
+            .transpose()?,
+    })
 }
 
 /// Prefix an input error with where in a batch it happened.

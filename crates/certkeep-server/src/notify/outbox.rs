@@ -304,9 +304,10 @@ pub async fn attempt(
             };
         }
     };
+    let keys = app.signing_keys();
     let ctx = SendContext {
         now,
-        signer: &app.signer,
+        signer: &keys.current,
         http: &app.http,
     };
     senders::send(&target, &n, &ctx).await

@@ -184,3 +184,20 @@ mod tests {
         assert!(Signer::from_pkcs8(b"not a key").is_err());
     }
 }
+
+/// The signing keys of the instance: `current` signs; `previous`, after a rotation, stays in the
+/// JWKS so receivers verify what was signed before every replica picked up the new key.
+#[derive(Debug)]
+pub struct SigningKeys {
+    pub current: Signer,
+    pub previous: Option<Signer>,
+}
+
+impl SigningKeys {
+    pub fn jwks(&self) -> serde_json::Value {
+        match &self.previous {
+            Some(p) => jwks(&[&self.current, p]),
+            None => jwks(&[&self.current]),
+        }
+    }
+}

@@ -108,6 +108,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(channel_test))
         .routes(routes!(channel_deliveries))
         .routes(routes!(notification_jwks))
+        .routes(routes!(notification_signing_key_rotate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(batch)
 }
@@ -512,4 +513,16 @@ async fn channel_deliveries(
     responses((status = 200, description = "JWKS of the keys that sign webhook bodies (ES256)", body = Object)))]
 async fn notification_jwks(State(app): AppState) -> Json<serde_json::Value> {
     Json(app.notification_jwks())
+}
+
+#[utoipa::path(post, path = "/api/v1/notifications/signing-keys/rotate", tag = "notifications",
+    responses(
+        (status = 200, description = "The new JWKS: the new key and the previous one", body = Object),
+        (status = 403, description = "Needs an unrestricted Admin", body = ErrorBody)
+    ))]
+async fn notification_signing_key_rotate(
+    State(app): AppState,
+    Caller(ctx): Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(app.notification_signing_key_rotate(&ctx).await?))
 }

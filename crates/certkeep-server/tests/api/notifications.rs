@@ -689,3 +689,65 @@ async fn a_receiver_that_is_down_gets_everything_once_it_is_back() {
     assert!(gave_up, "a delivery failing for a day is marked failed");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signing_key_rotates_with_an_overlap() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let created = t
+        .admin
+        .channel_create(&webhook("rot", &rx.url))
+        .await
+        .unwrap();
+    let secret = created.secret.unwrap();
+    let anon = t.client(None);
+    let before = anon.notification_jwks().await.unwrap();
+    assert_eq!(before["keys"].as_array().unwrap().len(), 1);
+    let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_string();
+    // Only an unrestricted admin rotates.
+    let (mgr, _) = t.client_with_role(Role::Manager, None).await;
+    assert_eq!(
+        mgr.notification_signing_key_rotate()
+            .await
+            .unwrap_err()
+            .status(),
+        Some(403)
+    );
+    let after = t.admin.notification_signing_key_rotate().await.unwrap();
+    let kids: Vec<String> = after["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kids.len(), 2, "the new key and the previous one");
+    assert_eq!(kids[1], old_kid);
+    assert_eq!(anon.notification_jwks().await.unwrap(), after);
+    // New deliveries are signed with the new key and verify against the served JWKS.
+    t.admin.channel_test(created.channel.id).await.unwrap();
+    let got = rx.received();
+    let jws = got[0].headers["certkeep-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jws.split_once("..").unwrap().0)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"].as_str().unwrap(), kids[0]);
+    verify(&got[0], &secret, &after);
+    // A second rotation drops the oldest key.
+    let again = t.admin.notification_signing_key_rotate().await.unwrap();
+    let kids2: Vec<&str> = again["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids2.len(), 2);
+    assert_eq!(kids2[1], kids[0]);
+    assert!(!kids2.contains(&old_kid.as_str()));
+    t.stop().await;
+}

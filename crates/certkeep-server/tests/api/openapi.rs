@@ -59,6 +59,7 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/notification-channels/{id}/test", "post"),
         ("/api/v1/notification-channels/{id}/deliveries", "get"),
         ("/api/v1/notifications/jwks.json", "get"),
+        ("/api/v1/notifications/signing-keys/rotate", "post"),
     ];
     for (p, m) in expected {
         assert!(
