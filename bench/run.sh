@@ -19,10 +19,16 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
 
 start() {
+  local before
+  before=$(grep -c "listening on" "$DIR/out" 2>/dev/null || true)
   CERTKEEP_LOG=warn "$BIN/certkeepd" --data-dir "$DIR" --listen "127.0.0.1:$PORT" >>"$DIR/out" 2>>"$DIR/err" &
   PID=$!
-  for _ in $(seq 1 600); do grep -q "listening on" "$DIR/out" 2>/dev/null && break; sleep 0.1; done
-  sed -i 's/listening on/started; was listening on/' "$DIR/out"
+  for _ in $(seq 1 3000); do
+    [ "$(grep -c "listening on" "$DIR/out" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
+    sleep 0.1
+  done
+  echo "certkeepd did not start" >&2
+  exit 1
 }
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %d MB  ", $1, $2/1024}' "/proc/$PID/status"; echo; }
 
@@ -35,10 +41,12 @@ echo "database size: $(du -sh "$DIR" | cut -f1)"
 
 echo "== restart, then list"
 kill "$PID"; wait "$PID" 2>/dev/null || true
+t0=$(date +%s.%N)
 start
+echo "restart with $COUNT certificates stored: ready in $(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" "$t0" "$(date +%s.%N)") s"
 "$BIN/examples/bench" list --url "$URL" --token "$TOKEN" --requests 2000
-"$BIN/examples/bench" search --url "$URL" --token "$TOKEN" --requests 200
-echo "server memory after restart, 2000 list and 400 search requests: $(rss)"
+"$BIN/examples/bench" search --url "$URL" --token "$TOKEN" --requests 50
+echo "server memory after restart, 2000 list and 100 search requests: $(rss)"
 
 echo "== notifications (server stopped; the bench opens the database in-process)"
 kill "$PID"; wait "$PID" 2>/dev/null || true

@@ -33,7 +33,6 @@ CREATE TABLE certificates (
     chain_complete BIGINT NOT NULL,
     chain_issues TEXT NOT NULL,
     x509_version BIGINT NOT NULL,
-    search_text TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     deleted_at BIGINT
@@ -42,6 +41,13 @@ CREATE INDEX certificates_live_not_after ON certificates (not_after, id) WHERE d
 CREATE INDEX certificates_live_name ON certificates (name, id) WHERE deleted_at IS NULL;
 CREATE INDEX certificates_group_not_after ON certificates (group_name, not_after, id) WHERE deleted_at IS NULL;
 CREATE INDEX certificates_deleted_at ON certificates (deleted_at, id) WHERE deleted_at IS NOT NULL;
+
+-- Free-text search over name, domains, subject and issuer (lowercased), apart from the wide
+-- certificates rows so that a substring scan reads little.
+CREATE TABLE certificate_search (
+    cert_id TEXT PRIMARY KEY REFERENCES certificates (id) ON DELETE CASCADE,
+    text TEXT NOT NULL
+);
 
 CREATE TABLE certificate_labels (
     cert_id TEXT NOT NULL REFERENCES certificates (id) ON DELETE CASCADE,
