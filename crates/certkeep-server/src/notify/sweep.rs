@@ -4,7 +4,7 @@
 //! the channel's previous sweep (`swept_until`), plus certificates changed since then; a
 //! channel's first sweep looks at everything currently due.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use time::{Duration, OffsetDateTime, Time};
 
@@ -14,10 +14,11 @@ use super::outbox;
 use crate::app::App;
 use crate::domain::notification::{self, Threshold};
 use crate::error::Result;
-use crate::store::{CertificateFilter, CertificateRecord, ChannelRecord, CursorKey, PercentWindow};
+use crate::store::{
+    CertificateFilter, CertificateRecord, ChannelRecord, DueCandidate, PercentWindow, WriteTx,
+};
+use uuid::Uuid;
 
-/// Certificates read per query page.
-const PAGE: u32 = 5000;
 /// How long past its certificate's expiry an expiring-notice key is kept, and a daily
 /// expired-reminder key past its day.
 const DEDUP_GRACE: Duration = Duration::days(2);
@@ -31,13 +32,12 @@ pub struct SweepReport {
     pub deliveries: usize,
 }
 
-/// All live certificates in `channel`'s scope that match `f`, in pages.
-async fn scan(
+/// The live certificates in `channel`'s scope that match `f`, added to `out` by id.
+async fn candidates(
     app: &App,
     channel: &ChannelRecord,
     mut f: CertificateFilter,
-    out: &mut Vec<CertificateRecord>,
-    seen: &mut HashSet<uuid::Uuid>,
+    out: &mut HashMap<Uuid, DueCandidate>,
 ) -> Result<()> {
     f.scope_group = channel.scope_group.clone();
     f.labels = channel
@@ -48,25 +48,10 @@ async fn scan(
             value: Some(v.clone()),
         })
         .collect();
-    f.limit = PAGE;
-    loop {
-        let page = app.store.certificate_list(&f).await?;
-        let last = page
-            .last()
-            .map(|r| (r.info.not_after.unix_timestamp(), r.id));
-        let n = page.len();
-        for r in page {
-            if seen.insert(r.id) {
-                out.push(r);
-            }
-        }
-        match last {
-            Some((t, id)) if n == PAGE as usize => {
-                f.after = Some((CursorKey::Time(t), id.to_string()));
-            }
-            _ => return Ok(()),
-        }
+    for c in app.store.certificate_due_candidates(&f).await? {
+        out.insert(c.id, c);
     }
+    Ok(())
 }
 
 /// Certificates that may have a `cert.expiring` notice due for `channel` at `now`.
@@ -75,9 +60,8 @@ async fn expiring_candidates(
     channel: &ChannelRecord,
     thresholds: &[Threshold],
     now: OffsetDateTime,
-) -> Result<Vec<CertificateRecord>> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
+) -> Result<HashMap<Uuid, DueCandidate>> {
+    let mut out = HashMap::new();
     let now_s = now.unix_timestamp();
     let last = channel.swept_until.map(OffsetDateTime::unix_timestamp);
     for t in thresholds {
@@ -105,7 +89,7 @@ async fn expiring_candidates(
                 ..CertificateFilter::default()
             },
         };
-        scan(app, channel, f, &mut out, &mut seen).await?;
+        candidates(app, channel, f, &mut out).await?;
     }
     // Imported or replaced since the last sweep: may be inside a window already.
     if let Some(l) = last {
@@ -114,7 +98,7 @@ async fn expiring_candidates(
             updated_after: Some(l - 1),
             ..CertificateFilter::default()
         };
-        scan(app, channel, f, &mut out, &mut seen).await?;
+        candidates(app, channel, f, &mut out).await?;
     }
     Ok(out)
 }
@@ -123,6 +107,51 @@ async fn expiring_candidates(
 fn reminder_at(channel: &ChannelRecord, now: OffsetDateTime) -> OffsetDateTime {
     let hour = Time::from_hms(channel.expired_hour.min(23), 0, 0).unwrap_or(Time::MIDNIGHT);
     now.replace_time(hour)
+}
+
+/// Record the deduplication keys of `due` and enqueue, for those that were new, one
+/// notification per group (at most 100 certificates each).
+async fn enqueue_new<G: Ord + Copy>(
+    app: &App,
+    tx: &mut WriteTx,
+    channel: &ChannelRecord,
+    event: EventType,
+    due: Vec<(String, OffsetDateTime, Uuid, G, Option<Threshold>)>,
+    now: OffsetDateTime,
+) -> Result<(usize, usize)> {
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let keys: Vec<(String, OffsetDateTime)> = due.iter().map(|d| (d.0.clone(), d.1)).collect();
+    let fresh = app.store.dedup_insert_many(tx, &keys).await?;
+    let due: Vec<_> = due.into_iter().filter(|d| fresh.contains(&d.0)).collect();
+    let ids: Vec<Uuid> = due.iter().map(|d| d.2).collect();
+    let records: HashMap<Uuid, CertificateRecord> = app
+        .store
+        .certificates_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let mut groups: BTreeMap<G, Vec<_>> = BTreeMap::new();
+    for (_, _, id, group, threshold) in &due {
+        if let Some(r) = records.get(id) {
+            groups.entry(*group).or_default().push(outbox::summary(
+                r,
+                now,
+                &app.policy.public_url,
+                *threshold,
+            ));
+        }
+    }
+    let mut notices = 0;
+    let mut deliveries = 0;
+    for (_, mut list) in groups {
+        list.sort_by_key(|s| (s.not_after, s.id));
+        notices += list.len();
+        deliveries += outbox::enqueue(app, tx, channel, event, list, now).await?;
+    }
+    Ok((notices, deliveries))
 }
 
 /// Sweep one channel at `now`, in one transaction.
@@ -134,48 +163,31 @@ async fn sweep_channel(
     let mut notices = 0;
     let mut deliveries = 0;
     let mut tx = app.store.begin_write().await?;
-    let public_url = &app.policy.public_url;
     if channels::wants(channel, EventType::CertExpiring) {
         let thresholds: Vec<Threshold> = channel
             .thresholds
             .iter()
             .filter_map(|t| Threshold::parse(t).ok())
             .collect();
-        let candidates = expiring_candidates(app, channel, &thresholds, now).await?;
-        let mut due: BTreeMap<Threshold, Vec<_>> = BTreeMap::new();
-        for c in &candidates {
-            let Some(t) =
-                notification::due_threshold(&thresholds, c.info.not_before, c.info.not_after, now)
-            else {
-                continue;
-            };
-            let key = format!(
-                "{}:{}:{}:cert.expiring:{t}",
-                channel.id, c.id, c.current_version
-            );
-            if app
-                .store
-                .dedup_insert(&mut tx, &key, c.info.not_after + DEDUP_GRACE)
-                .await?
-            {
-                due.entry(t)
-                    .or_default()
-                    .push(outbox::summary(c, now, public_url, Some(t)));
-            }
-        }
-        for (_, mut list) in due {
-            list.sort_by_key(|s| (s.not_after, s.id));
-            notices += list.len();
-            deliveries +=
-                outbox::enqueue(app, &mut tx, channel, EventType::CertExpiring, list, now).await?;
-        }
+        let due: Vec<_> = expiring_candidates(app, channel, &thresholds, now)
+            .await?
+            .into_values()
+            .filter_map(|c| {
+                let t = notification::due_threshold(&thresholds, c.not_before, c.not_after, now)?;
+                let key = format!("{}:{}:{}:cert.expiring:{t}", channel.id, c.id, c.version);
+                Some((key, c.not_after + DEDUP_GRACE, c.id, t, Some(t)))
+            })
+            .collect();
+        let (n, d) = enqueue_new(app, &mut tx, channel, EventType::CertExpiring, due, now).await?;
+        notices += n;
+        deliveries += d;
     }
     if channels::wants(channel, EventType::CertExpired) {
         let now_s = now.unix_timestamp();
         let reminder = reminder_at(channel, now);
         let daily_due = now >= reminder && channel.swept_until.is_none_or(|last| last < reminder);
         let f = match (daily_due, channel.swept_until) {
-            // The daily reminder: every expired certificate.
+            // The daily reminder (and a channel's first sweep): every expired certificate.
             (true, _) | (false, None) => CertificateFilter {
                 not_after_max_excl: Some(now_s),
                 ..CertificateFilter::default()
@@ -187,26 +199,19 @@ async fn sweep_channel(
                 ..CertificateFilter::default()
             },
         };
-        let mut expired = Vec::new();
-        scan(app, channel, f, &mut expired, &mut HashSet::new()).await?;
+        let mut expired = HashMap::new();
+        candidates(app, channel, f, &mut expired).await?;
         let day = now.date();
-        let mut list = Vec::new();
-        for c in &expired {
-            let key = format!(
-                "{}:{}:{}:cert.expired:{day}",
-                channel.id, c.id, c.current_version
-            );
-            if app
-                .store
-                .dedup_insert(&mut tx, &key, now + DEDUP_GRACE)
-                .await?
-            {
-                list.push(outbox::summary(c, now, public_url, None));
-            }
-        }
-        notices += list.len();
-        deliveries +=
-            outbox::enqueue(app, &mut tx, channel, EventType::CertExpired, list, now).await?;
+        let due: Vec<_> = expired
+            .into_values()
+            .map(|c| {
+                let key = format!("{}:{}:{}:cert.expired:{day}", channel.id, c.id, c.version);
+                (key, now + DEDUP_GRACE, c.id, (), None)
+            })
+            .collect();
+        let (n, d) = enqueue_new(app, &mut tx, channel, EventType::CertExpired, due, now).await?;
+        notices += n;
+        deliveries += d;
     }
     app.store
         .channel_set_swept(&mut tx, channel.id, now)

@@ -64,6 +64,15 @@ pub enum CursorKey {
     Text(String),
 }
 
+/// What the expiry sweep decides on, before it loads anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueCandidate {
+    pub id: Uuid,
+    pub version: u32,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
 /// A listing query, already validated and resolved against `now` by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct CertificateFilter {
@@ -534,84 +543,11 @@ impl Store {
 
     /// One page of entries matching `f`, in `f.order`, starting after `f.after`.
     pub async fn certificate_list(&self, f: &CertificateFilter) -> Result<Vec<CertificateRecord>> {
-        let mut sql = format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE ");
-        let mut binds: Vec<Bind> = Vec::new();
+        let (mut sql, mut binds) = filter_sql(CERT_COLUMNS, f);
         let push = |binds: &mut Vec<Bind>, b: Bind| {
             binds.push(b);
             format!("${}", binds.len())
         };
-        sql.push_str(if f.deleted {
-            "deleted_at IS NOT NULL"
-        } else {
-            "deleted_at IS NULL"
-        });
-        if let Some(g) = &f.scope_group {
-            let p = push(&mut binds, Bind::Text(g.clone()));
-            sql.push_str(&format!(" AND group_name = {p}"));
-        }
-        if let Some(g) = &f.group {
-            let p = push(&mut binds, Bind::Text(g.clone()));
-            sql.push_str(&format!(" AND group_name = {p}"));
-        }
-        // Substring search over the narrow certificate_search table: PostgreSQL answers it from
-        // its pg_trgm index; SQLite scans it (an FTS5 trigram index there cost the single
-        // writer 40–50 µs a row and cut bulk imports from 7,000/s to 2,800/s; BENCHMARKS.md).
-        if let Some(t) = &f.text {
-            let p = push(&mut binds, Bind::Text(escape_like(t)));
-            sql.push_str(&format!(
-                " AND c.id IN (SELECT cert_id FROM certificate_search WHERE text LIKE {p} ESCAPE '\\')"
-            ));
-        }
-        if let Some(t) = &f.issuer {
-            let p = push(&mut binds, Bind::Text(escape_like(t)));
-            sql.push_str(&format!(" AND LOWER(issuer) LIKE {p} ESCAPE '\\'"));
-        }
-        if let Some(k) = &f.key_algorithm {
-            let p = push(&mut binds, Bind::Text(k.clone()));
-            sql.push_str(&format!(" AND key_algorithm = {p}"));
-        }
-        for l in &f.labels {
-            let pk = push(&mut binds, Bind::Text(l.key.clone()));
-            match &l.value {
-                Some(v) => {
-                    let pv = push(&mut binds, Bind::Text(v.clone()));
-                    sql.push_str(&format!(
-                        " AND EXISTS (SELECT 1 FROM certificate_labels l WHERE l.cert_id = c.id AND l.key = {pk} AND l.value = {pv})"
-                    ));
-                }
-                None => sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM certificate_labels l WHERE l.cert_id = c.id AND l.key = {pk})"
-                )),
-            }
-        }
-        for (col, op, v) in [
-            ("not_after", ">=", f.not_after_min),
-            ("not_after", "<", f.not_after_max_excl),
-            ("not_before", "<=", f.not_before_max),
-            ("not_before", ">", f.not_before_min_excl),
-        ] {
-            if let Some(v) = v {
-                let p = push(&mut binds, Bind::Int(v));
-                sql.push_str(&format!(" AND {col} {op} {p}"));
-            }
-        }
-        if let Some(u) = f.updated_after {
-            let p = push(&mut binds, Bind::Int(u));
-            sql.push_str(&format!(" AND updated_at > {p}"));
-        }
-        if let Some(w) = f.percent_window {
-            let pct = push(&mut binds, Bind::Int(i64::from(w.percent)));
-            let now = push(&mut binds, Bind::Int(w.now));
-            sql.push_str(&format!(
-                " AND not_after >= {now} AND (not_after - {now}) * 100 <= (not_after - not_before) * {pct}"
-            ));
-            if let Some(a) = w.after {
-                let after = push(&mut binds, Bind::Int(a));
-                sql.push_str(&format!(
-                    " AND (not_after - {after}) * 100 > (not_after - not_before) * {pct}"
-                ));
-            }
-        }
         let (col, dir, cmp) = match f.order {
             ListOrder::NotAfterAsc => ("not_after", "ASC", ">"),
             ListOrder::NotAfterDesc => ("not_after", "DESC", "<"),
@@ -628,14 +564,147 @@ impl Store {
         }
         let plimit = push(&mut binds, Bind::Int(i64::from(f.limit)));
         sql.push_str(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT {plimit}"));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Int(v) => q.bind(v),
-                Bind::Text(s) => q.bind(s),
-            };
-        }
-        let rows = q.fetch_all(self.reader()).await?;
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(cert_from_row).collect()
     }
+
+    /// What the expiry sweep needs to decide (id, version, validity) of every entry matching
+    /// `f`, unordered and unpaged (order, cursor and limit of `f` are ignored).
+    pub async fn certificate_due_candidates(
+        &self,
+        f: &CertificateFilter,
+    ) -> Result<Vec<DueCandidate>> {
+        let (sql, binds) = filter_sql("id, current_version, not_before, not_after", f);
+        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueCandidate {
+                    id: parse_uuid(&r.try_get::<String, _>(0)?)?,
+                    version: to_u32("current_version", r.try_get(1)?)?,
+                    not_before: from_ts(r.try_get(2)?)?,
+                    not_after: from_ts(r.try_get(3)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Entries by id (any order; missing ids are left out).
+    pub async fn certificates_by_ids(&self, ids: &[Uuid]) -> Result<Vec<CertificateRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {CERT_COLUMNS} FROM certificates WHERE id IN ({})",
+                params.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for r in q.fetch_all(self.reader()).await? {
+                out.push(cert_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `SELECT columns FROM certificates c WHERE <every condition of f>` and its bind values.
+fn filter_sql(columns: &str, f: &CertificateFilter) -> (String, Vec<Bind>) {
+    let mut sql = format!("SELECT {columns} FROM certificates c WHERE ");
+    let mut binds: Vec<Bind> = Vec::new();
+    let push = |binds: &mut Vec<Bind>, b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    sql.push_str(if f.deleted {
+        "deleted_at IS NOT NULL"
+    } else {
+        "deleted_at IS NULL"
+    });
+    if let Some(g) = &f.scope_group {
+        let p = push(&mut binds, Bind::Text(g.clone()));
+        sql.push_str(&format!(" AND group_name = {p}"));
+    }
+    if let Some(g) = &f.group {
+        let p = push(&mut binds, Bind::Text(g.clone()));
+        sql.push_str(&format!(" AND group_name = {p}"));
+    }
+    // Substring search over the narrow certificate_search table: PostgreSQL answers it from
+    // its pg_trgm index; SQLite scans it (an FTS5 trigram index there cost the single
+    // writer 40–50 µs a row and cut bulk imports from 7,000/s to 2,800/s; BENCHMARKS.md).
+    if let Some(t) = &f.text {
+        let p = push(&mut binds, Bind::Text(escape_like(t)));
+        sql.push_str(&format!(
+            " AND c.id IN (SELECT cert_id FROM certificate_search WHERE text LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some(t) = &f.issuer {
+        let p = push(&mut binds, Bind::Text(escape_like(t)));
+        sql.push_str(&format!(" AND LOWER(issuer) LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some(k) = &f.key_algorithm {
+        let p = push(&mut binds, Bind::Text(k.clone()));
+        sql.push_str(&format!(" AND key_algorithm = {p}"));
+    }
+    for l in &f.labels {
+        let pk = push(&mut binds, Bind::Text(l.key.clone()));
+        match &l.value {
+            Some(v) => {
+                let pv = push(&mut binds, Bind::Text(v.clone()));
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM certificate_labels l WHERE l.cert_id = c.id AND l.key = {pk} AND l.value = {pv})"
+                ));
+            }
+            None => sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM certificate_labels l WHERE l.cert_id = c.id AND l.key = {pk})"
+            )),
+        }
+    }
+    for (col, op, v) in [
+        ("not_after", ">=", f.not_after_min),
+        ("not_after", "<", f.not_after_max_excl),
+        ("not_before", "<=", f.not_before_max),
+        ("not_before", ">", f.not_before_min_excl),
+    ] {
+        if let Some(v) = v {
+            let p = push(&mut binds, Bind::Int(v));
+            sql.push_str(&format!(" AND {col} {op} {p}"));
+        }
+    }
+    if let Some(u) = f.updated_after {
+        let p = push(&mut binds, Bind::Int(u));
+        sql.push_str(&format!(" AND updated_at > {p}"));
+    }
+    if let Some(w) = f.percent_window {
+        let pct = push(&mut binds, Bind::Int(i64::from(w.percent)));
+        let now = push(&mut binds, Bind::Int(w.now));
+        sql.push_str(&format!(
+            " AND not_after >= {now} AND (not_after - {now}) * 100 <= (not_after - not_before) * {pct}"
+        ));
+        if let Some(a) = w.after {
+            let after = push(&mut binds, Bind::Int(a));
+            sql.push_str(&format!(
+                " AND (not_after - {after}) * 100 > (not_after - not_before) * {pct}"
+            ));
+        }
+    }
+    (sql, binds)
+}
+
+fn bind_all(
+    mut q: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    binds: Vec<Bind>,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+    for b in binds {
+        q = match b {
+            Bind::Int(v) => q.bind(v),
+            Bind::Text(s) => q.bind(s),
+        };
+    }
+    q
 }

@@ -21,7 +21,8 @@ use sqlx::{AnyPool, Executor, Transaction};
 
 pub use audit::AuditRow;
 pub use certificates::{
-    CertificateFilter, CertificateRecord, CursorKey, ListOrder, PercentWindow, VersionRecord,
+    CertificateFilter, CertificateRecord, CursorKey, DueCandidate, ListOrder, PercentWindow,
+    VersionRecord,
 };
 pub use notifications::{ChannelRecord, OutboxRecord, OutboxUpdate};
 pub use tokens::TokenRecord;

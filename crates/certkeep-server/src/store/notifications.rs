@@ -306,6 +306,33 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Record many keys at once (each with its keep-until time); returns the keys that were
+    /// new, i.e. those this caller must enqueue. Safe against replicas doing the same.
+    pub async fn dedup_insert_many(
+        &self,
+        tx: &mut WriteTx,
+        keys: &[(String, OffsetDateTime)],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut inserted = std::collections::HashSet::with_capacity(keys.len());
+        for chunk in keys.chunks(400) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO notification_dedup (key, keep_until) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (k, until) in chunk {
+                q = q.bind(k.as_str()).bind(ts(*until));
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                inserted.insert(r.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(inserted)
+    }
+
     /// Forget deduplication keys whose moment has passed.
     pub async fn dedup_prune(&self, tx: &mut WriteTx, now: OffsetDateTime) -> Result<u64> {
         let r = sqlx::query("DELETE FROM notification_dedup WHERE keep_until < $1")
