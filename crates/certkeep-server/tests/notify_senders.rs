@@ -683,7 +683,7 @@ async fn slack_message_groups_certificates_by_expiry_date() {
     );
     n.summary = "3 certificates expire within 30 days".into();
     let target = ChannelTarget::Slack {
-        url: Zeroizing::new(slack.url("/services/T000/B000/XXXXXXXXXXXXXXXX")),
+        url: Zeroizing::new(slack.url("/services/T000/B000/abcdefSECRET1234")),
     };
 
     let result = senders::send(&target, &n, &ctx(&signer, &http)).await;
@@ -697,7 +697,7 @@ async fn slack_message_groups_certificates_by_expiry_date() {
     );
     let requests = slack.requests();
     assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].path, "/services/T000/B000/XXXXXXXXXXXXXXXX");
+    assert_eq!(requests[0].path, "/services/T000/B000/abcdefSECRET1234");
     assert_eq!(requests[0].header("content-type"), "application/json");
     let expected = json!({
         "text": "3 certificates expire within 30 days",

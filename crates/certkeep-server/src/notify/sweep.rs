@@ -91,10 +91,10 @@ async fn expiring_candidates(
         };
         candidates(app, channel, f, &mut out).await?;
     }
-    // Imported or replaced since the last sweep: may be inside a window already.
+    // Imported or replaced since the last sweep: may be inside a window already. (Only the
+    // updated_at condition, so the query uses its index; expired ones are dropped later.)
     if let Some(l) = last {
         let f = CertificateFilter {
-            not_after_min: Some(now_s),
             updated_after: Some(l - 1),
             ..CertificateFilter::default()
         };

@@ -205,7 +205,7 @@ async fn channels_keep_secrets_sealed_and_follow_roles() {
         .channel_create(&CreateChannelRequest {
             name: "slack".into(),
             kind: Some(ChannelKind::Slack),
-            url: Some("https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX".into()),
+            url: Some("https://hooks.slack.com/services/T000/B000/zzSECRETzz1234".into()),
             ..Default::default()
         })
         .await
@@ -335,7 +335,7 @@ async fn channels_keep_secrets_sealed_and_follow_roles() {
         !raw.windows(needle.len()).any(|w| w == needle),
         "webhook secret stored in clear"
     );
-    let slack_token = b"XXXXSECRETXXXX";
+    let slack_token = b"zzSECRETzz1234";
     assert!(
         !raw.windows(slack_token.len()).any(|w| w == slack_token),
         "Slack URL stored in clear"
