@@ -1,61 +1,18 @@
 //! The `certkeepd` binary as users run it: first start prints an admin token once, restarts keep
 //! everything, and an acknowledged import survives `kill -9`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use certkeep_api::{Client, ImportCertificateRequest};
 
 use crate::certificates::fixtures;
-use crate::helpers::fresh_postgres_url;
-
-struct Server {
-    child: Child,
-    url: String,
-    first_token: Option<String>,
-}
-
-fn start(dir: &std::path::Path, db: Option<&str>) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkeepd"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("CERTKEEP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(url) = db {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut first_token = None;
-    let url = loop {
-        assert!(Instant::now() < deadline, "certkeepd did not start");
-        let line = lines.next().expect("certkeepd exited early").unwrap();
-        if line.starts_with("ck_") {
-            first_token = Some(line.trim().to_string());
-        }
-        if let Some(addr) = line.strip_prefix("certkeepd: listening on ") {
-            break addr.trim().to_string();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        url,
-        first_token,
-    }
-}
+use crate::helpers::{fresh_postgres_url, start_certkeepd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_import_survives_kill_9_and_restart_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let db = fresh_postgres_url().await;
-    let mut s = start(dir.path(), db.as_deref());
+    let mut s = start_certkeepd(dir.path(), db.as_deref(), &[]);
     let token = s
         .first_token
         .clone()
@@ -75,7 +32,7 @@ async fn acknowledged_import_survives_kill_9_and_restart_keeps_everything() {
     s.child.kill().unwrap();
     s.child.wait().unwrap();
 
-    let mut s2 = start(dir.path(), db.as_deref());
+    let mut s2 = start_certkeepd(dir.path(), db.as_deref(), &[]);
     assert!(
         s2.first_token.is_none(),
         "a restart must not print a new admin token"

@@ -2,8 +2,11 @@
 //! in a temporary directory, or, when `CERTKEEP_TEST_DATABASE_URL` is set (scripts/test.sh sets
 //! it), a fresh PostgreSQL database created for the test.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use certkeep_api::{Client, CreateTokenRequest, Role};
 use certkeep_server::app::{App, RequestCtx};
@@ -147,5 +150,50 @@ impl TestApp {
             let _ = h.await;
         }
         self.dir
+    }
+}
+
+/// A `certkeepd` process as users run it.
+pub struct Process {
+    pub child: Child,
+    pub url: String,
+    pub first_token: Option<String>,
+}
+
+/// Start the `certkeepd` binary on 127.0.0.1:0 with `dir`, `db` and `extra` flags; return once
+/// it listens (with the admin token it printed, if this was the first start).
+pub fn start_certkeepd(dir: &std::path::Path, db: Option<&str>, extra: &[&str]) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkeepd"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("CERTKEEP_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Some(url) = db {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut first_token = None;
+    let url = loop {
+        assert!(Instant::now() < deadline, "certkeepd did not start");
+        let line = lines.next().expect("certkeepd exited early").unwrap();
+        if line.starts_with("ck_") {
+            first_token = Some(line.trim().to_string());
+        }
+        if let Some(addr) = line.strip_prefix("certkeepd: listening on ") {
+            break addr.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Process {
+        child,
+        url,
+        first_token,
     }
 }

@@ -3,8 +3,6 @@
 //! notification reaches the receiver, each in exactly one notification (webhook-id).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -16,51 +14,14 @@ use certkeep_api::{
 use time::{Duration, OffsetDateTime};
 
 use crate::certificates::root_ca;
-use crate::helpers::fresh_postgres_url;
+use crate::helpers::{Process, fresh_postgres_url, start_certkeepd};
 
-struct Replica {
-    child: Child,
-    url: String,
-    first_token: Option<String>,
-}
-
-fn start(dir: &std::path::Path, db: Option<&str>) -> Replica {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certkeepd"));
-    cmd.arg("--data-dir")
-        .arg(dir)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--sweep-interval-secs",
-            "1",
-            "--danger-allow-http-channels",
-        ])
-        .env("CERTKEEP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(url) = db {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + StdDuration::from_secs(60);
-    let mut first_token = None;
-    let url = loop {
-        assert!(Instant::now() < deadline, "certkeepd did not start");
-        let line = lines.next().expect("certkeepd exited early").unwrap();
-        if line.starts_with("ck_") {
-            first_token = Some(line.trim().to_string());
-        }
-        if let Some(addr) = line.strip_prefix("certkeepd: listening on ") {
-            break addr.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Replica {
-        child,
-        url,
-        first_token,
-    }
+fn start(dir: &std::path::Path, db: Option<&str>) -> Process {
+    start_certkeepd(
+        dir,
+        db,
+        &["--sweep-interval-secs", "1", "--danger-allow-http-channels"],
+    )
 }
 
 type Seen = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
