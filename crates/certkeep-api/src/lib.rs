@@ -562,6 +562,9 @@ pub struct SmtpConfig {
     /// Write-only: never returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// PEM certificates of a private CA to trust for this relay (besides the public roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
 }
 
 /// Which certificates a channel is about: all when both are empty; otherwise those of the

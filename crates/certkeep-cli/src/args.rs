@@ -566,6 +566,10 @@ pub struct ChannelSettingsArgs {
     /// Read the SMTP password from this file (one trailing newline is ignored; `-` reads stdin).
     #[arg(long, value_name = "FILE", requires = "smtp_host")]
     pub smtp_password_file: Option<PathBuf>,
+    /// PEM file with the certificates of a private CA to trust for the SMTP relay (besides the
+    /// public roots).
+    #[arg(long, value_name = "FILE", requires = "smtp_host")]
+    pub smtp_ca_file: Option<PathBuf>,
     /// Sender address of e-mails.
     #[arg(long, value_name = "ADDR")]
     pub from: Option<String>,

@@ -104,10 +104,11 @@ struct Settings {
 
 impl Settings {
     fn read(s: &ChannelSettingsArgs) -> Result<Settings, CliError> {
-        let files: [(&str, Option<&Path>); 3] = [
+        let files: [(&str, Option<&Path>); 4] = [
             ("--secret-file", s.secret_file.as_deref()),
             ("--routing-key-file", s.routing_key_file.as_deref()),
             ("--smtp-password-file", s.smtp_password_file.as_deref()),
+            ("--smtp-ca-file", s.smtp_ca_file.as_deref()),
         ];
         check_single_stdin(files.iter().filter_map(|(n, p)| Some((*n, (*p)?))))?;
         let from_file = |what: &str, path: &Option<std::path::PathBuf>, trim: bool| {
@@ -127,6 +128,7 @@ impl Settings {
             Some(v) => Some(v.clone()),
             None => from_file("SMTP password", &s.smtp_password_file, false)?,
         };
+        let smtp_ca = from_file("SMTP CA certificates", &s.smtp_ca_file, false)?;
         // clap makes every other --smtp-* option require --smtp-host.
         let smtp = s.smtp_host.as_ref().map(|host| SmtpConfig {
             host: host.clone(),
@@ -134,6 +136,7 @@ impl Settings {
             tls: s.smtp_tls.map(Into::into).unwrap_or_default(),
             username: s.smtp_username.clone(),
             password: smtp_password,
+            ca_pem: smtp_ca,
         });
         let labels = if s.label.is_empty() {
             None

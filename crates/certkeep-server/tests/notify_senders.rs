@@ -1225,6 +1225,8 @@ fn support_dir() -> PathBuf {
 struct SmtpSink {
     port: u16,
     dir: tempfile::TempDir,
+    /// The private CA that issued the sink's TLS certificate, when it speaks TLS.
+    ca_pem: Option<String>,
     _child: tokio::process::Child,
 }
 
@@ -1237,6 +1239,7 @@ struct SinkOptions {
 impl SmtpSink {
     async fn start(options: SinkOptions) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
+        let mut ca_pem = None;
         let mut cmd = tokio::process::Command::new("/usr/bin/python3");
         cmd.arg(support_dir().join("smtp_sink.py")).arg(dir.path());
         if options.auth {
@@ -1258,6 +1261,7 @@ impl SmtpSink {
                     now + time::Duration::days(30),
                 ))
                 .unwrap();
+            ca_pem = Some(ca.cert_pem());
             std::fs::write(dir.path().join("cert.pem"), &leaf.cert_pem).unwrap();
             std::fs::write(dir.path().join("key.pem"), &leaf.key_pem).unwrap();
             cmd.arg("--cert")
@@ -1292,6 +1296,7 @@ impl SmtpSink {
         SmtpSink {
             port,
             dir,
+            ca_pem,
             _child: child,
         }
     }
@@ -1332,6 +1337,7 @@ impl SmtpSink {
                 tls,
                 username: password.map(|_| "certkeep".to_string()),
                 password: password.map(|p| Zeroizing::new(p.to_string())),
+                ca_pem: None,
             },
             from: "certkeep <certkeep@example.com>".into(),
             to: to.iter().map(|s| s.to_string()).collect(),
@@ -1525,6 +1531,7 @@ async fn email_smtp_errors_map_to_retry_or_failure() {
             tls: SmtpTls::None,
             username: Some("certkeep".into()),
             password: Some(Zeroizing::new(SMTP_PASSWORD.into())),
+            ca_pem: None,
         },
         from: "certkeep@example.com".into(),
         to: vec!["ops@example.com".into()],
@@ -1596,6 +1603,24 @@ async fn email_tls_modes_never_send_credentials_in_clear_or_to_an_untrusted_serv
         );
         assert_eq!(sink.auth_log(), "", "{mode}");
         assert!(sink.messages().is_empty(), "{mode}");
+
+        // Trusting the relay's private CA (the channel's `smtp.ca_pem`), the same server gets
+        // the mail, over TLS, authenticated.
+        let mut trusted = sink.target("localhost", tls, Some(SMTP_PASSWORD), &["ops@example.com"]);
+        if let ChannelTarget::Email { smtp, .. } = &mut trusted {
+            smtp.ca_pem = sink.ca_pem.clone();
+        }
+        let result = senders::send(&trusted, &n, &c).await;
+        assert!(
+            matches!(result, SendResult::Delivered { .. }),
+            "{mode}: {result:?}"
+        );
+        assert_eq!(sink.messages().len(), 1, "{mode}");
+        assert!(
+            sink.auth_log().contains("certkeep"),
+            "{mode}: {}",
+            sink.auth_log()
+        );
     }
 }
 

@@ -45,6 +45,8 @@ pub struct ChannelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_ca_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_from: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email_to: Vec<String>,
@@ -170,6 +172,34 @@ fn check_address(field: &str, a: &str) -> Result<String> {
             "`{field}` {a:?} is not an e-mail address"
         )))
     }
+}
+
+/// PEM certificates to trust for an SMTP relay: at most 64 KiB, every block a certificate.
+fn check_ca_pem(pem_text: &str) -> Result<String> {
+    if pem_text.len() > 64 * 1024 {
+        return Err(Error::InvalidInput(
+            "`smtp.ca_pem` is larger than 64 KiB".into(),
+        ));
+    }
+    let blocks = pem::parse_many(pem_text.as_bytes())
+        .map_err(|e| Error::InvalidInput(format!("`smtp.ca_pem` is not PEM: {e}")))?;
+    if blocks.is_empty() {
+        return Err(Error::InvalidInput(
+            "`smtp.ca_pem` holds no PEM block".into(),
+        ));
+    }
+    for (i, b) in blocks.iter().enumerate() {
+        if b.tag() != "CERTIFICATE" {
+            return Err(Error::InvalidInput(format!(
+                "`smtp.ca_pem` block {} is a {}, expected CERTIFICATE",
+                i + 1,
+                b.tag()
+            )));
+        }
+        crate::pki::cert_info(b.contents())
+            .map_err(|e| Error::InvalidInput(format!("`smtp.ca_pem` block {}: {e}", i + 1)))?;
+    }
+    Ok(pem_text.to_string())
 }
 
 /// A new webhook signing secret, Standard Webhooks style: `whsec_` + base64 of 32 random bytes.
@@ -355,6 +385,12 @@ fn apply_endpoint(
                 if smtp.password.is_some() {
                     secrets.smtp_password = smtp.password.clone();
                 }
+                config.smtp_ca_pem = smtp
+                    .ca_pem
+                    .as_deref()
+                    .filter(|p| !p.trim().is_empty())
+                    .map(check_ca_pem)
+                    .transpose()?;
             } else if creating {
                 return Err(missing("smtp"));
             }
@@ -604,6 +640,7 @@ pub fn target(keyring: &Keyring, rec: &ChannelRecord) -> Result<ChannelTarget> {
                 },
                 username: c.smtp_username.clone(),
                 password: s.smtp_password.clone().map(Zeroizing::new),
+                ca_pem: c.smtp_ca_pem.clone(),
             },
             from: c.email_from.clone().ok_or_else(|| missing("sender"))?,
             to: c.email_to.clone(),

@@ -268,6 +268,23 @@ async fn channels_keep_secrets_sealed_and_follow_roles() {
             },
             "does not apply",
         ),
+        (
+            CreateChannelRequest {
+                name: "mail".into(),
+                kind: Some(ChannelKind::Email),
+                smtp: Some(certkeep_api::SmtpConfig {
+                    host: "smtp.example.com".into(),
+                    ca_pem: Some(
+                        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".into(),
+                    ),
+                    ..Default::default()
+                }),
+                email_from: Some("certkeep@example.com".into()),
+                email_to: vec!["ops@example.com".into()],
+                ..Default::default()
+            },
+            "smtp.ca_pem",
+        ),
     ] {
         let e = t.admin.channel_create(&req).await.unwrap_err();
         assert_eq!(e.status(), Some(400), "{e}");
@@ -277,9 +294,29 @@ async fn channels_keep_secrets_sealed_and_follow_roles() {
         );
     }
 
+    // An e-mail channel trusting a private CA for its relay.
+    let ca = root_ca("Mail Relay CA", OffsetDateTime::now_utc());
+    t.admin
+        .channel_create(&CreateChannelRequest {
+            name: "mail".into(),
+            kind: Some(ChannelKind::Email),
+            smtp: Some(certkeep_api::SmtpConfig {
+                host: "smtp.example.com".into(),
+                username: Some("certkeep".into()),
+                password: Some("smtp-pw-secret".into()),
+                ca_pem: Some(ca.cert_pem()),
+                ..Default::default()
+            }),
+            email_from: Some("certkeep@example.com".into()),
+            email_to: vec!["ops@example.com".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
     // Readers list and test; only managers change.
     let (reader, _) = t.client_with_role(Role::Reader, None).await;
-    assert_eq!(reader.channel_list().await.unwrap().items.len(), 2);
+    assert_eq!(reader.channel_list().await.unwrap().items.len(), 3);
     let tested = reader.channel_test(id).await.unwrap();
     assert!(tested.delivered, "{tested:?}");
     assert_eq!(tested.status_code, Some(200));
@@ -334,6 +371,11 @@ async fn channels_keep_secrets_sealed_and_follow_roles() {
     assert!(
         !raw.windows(needle.len()).any(|w| w == needle),
         "webhook secret stored in clear"
+    );
+    let smtp_password = b"smtp-pw-secret";
+    assert!(
+        !raw.windows(smtp_password.len()).any(|w| w == smtp_password),
+        "SMTP password stored in clear"
     );
     let slack_token = b"zzSECRETzz1234";
     assert!(

@@ -94,10 +94,20 @@ fn transport(
     smtp: &SmtpSettings,
     limit: Duration,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let builder = match smtp.tls {
-        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
-        SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
-        SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+    let builder = match (smtp.tls, &smtp.ca_pem) {
+        (SmtpTls::Starttls | SmtpTls::Implicit, Some(ca_pem)) => {
+            let params = tls_with_extra_roots(&smtp.host, ca_pem)?;
+            let b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str());
+            Ok(match smtp.tls {
+                SmtpTls::Implicit => b.tls(lettre::transport::smtp::client::Tls::Wrapper(params)),
+                _ => b.tls(lettre::transport::smtp::client::Tls::Required(params)),
+            })
+        }
+        (SmtpTls::Starttls, None) => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+        }
+        (SmtpTls::Implicit, None) => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
+        (SmtpTls::None, _) => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
             smtp.host.as_str(),
         )),
     }
@@ -112,6 +122,30 @@ fn transport(
         builder = builder.credentials(Credentials::new(username.clone(), password));
     }
     Ok(builder.build())
+}
+
+/// TLS settings trusting the public roots and the certificates in `ca_pem`.
+fn tls_with_extra_roots(
+    host: &str,
+    ca_pem: &str,
+) -> Result<lettre::transport::smtp::client::TlsParameters, String> {
+    use lettre::transport::smtp::client::{Certificate, TlsParameters};
+    let blocks = pem::parse_many(ca_pem.as_bytes())
+        .map_err(|e| format!("the SMTP CA certificates are not PEM: {e}"))?;
+    let mut builder = TlsParameters::builder(host.to_string());
+    let mut n = 0;
+    for b in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
+        let cert = Certificate::from_der(b.contents().to_vec())
+            .map_err(|e| format!("SMTP CA certificate {}: {e}", n + 1))?;
+        builder = builder.add_root_certificate(cert);
+        n += 1;
+    }
+    if n == 0 {
+        return Err("the SMTP CA PEM holds no CERTIFICATE block".into());
+    }
+    builder
+        .build()
+        .map_err(|e| format!("SMTP TLS settings: {e}"))
 }
 
 fn reply_code(code: &str) -> Option<u16> {
@@ -320,6 +354,7 @@ mod tests {
             tls: SmtpTls::None,
             username: None,
             password: None,
+            ca_pem: None,
         };
         let to = ["ops@example.com".to_string()];
         let started = std::time::Instant::now();

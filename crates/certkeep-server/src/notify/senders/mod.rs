@@ -125,6 +125,9 @@ pub struct SmtpSettings {
     pub tls: SmtpTls,
     pub username: Option<String>,
     pub password: Option<Zeroizing<String>>,
+    /// Extra trust anchors (PEM certificates) for a relay behind a private CA; the public
+    /// roots stay trusted too.
+    pub ca_pem: Option<String>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
