@@ -107,6 +107,8 @@ pub struct App {
     /// Signs webhook bodies; the public keys are served as the JWKS. Reloaded from the
     /// database so a rotation made on one replica reaches the others.
     signing: std::sync::RwLock<Arc<SigningKeys>>,
+    /// The sealed keys as stored when `signing` was loaded: (current, previous).
+    signing_stored: std::sync::Mutex<(Option<String>, Option<String>)>,
     /// Shared HTTP client of the notification senders.
     pub http: reqwest::Client,
     /// Wakes this process's delivery worker when something is enqueued.
@@ -327,7 +329,7 @@ impl App {
         let keyring = Keyring::new(Arc::new(root));
         let store = Store::connect(&config.database_url()).await?;
         check_root_key(&store, &keyring).await?;
-        let signing = load_signing_keys(&store, &keyring).await?;
+        let (signing, signing_stored) = load_signing_keys(&store, &keyring).await?;
         let http = crate::notify::senders::http_client()?;
         Ok(App {
             store,
@@ -339,6 +341,7 @@ impl App {
                 allow_http_channels: config.danger_allow_http_channels,
             },
             signing: std::sync::RwLock::new(Arc::new(signing)),
+            signing_stored: std::sync::Mutex::new(signing_stored),
             http,
             delivery_wakeup: tokio::sync::Notify::new(),
             instance_id: format!("{}:{}", std::process::id(), Uuid::now_v7()),
@@ -354,11 +357,30 @@ impl App {
     }
 
     /// Reload the signing keys from the database (another replica may have rotated them).
+    /// Runs before every delivery round, so it only unseals when the stored keys changed.
     pub async fn refresh_signing_keys(&self) -> Result<()> {
-        let keys = Arc::new(load_signing_keys(&self.store, &self.keyring).await?);
+        let stored = (
+            self.store.setting_get(SIGNING_KEY_SETTING).await?,
+            self.store.setting_get(SIGNING_KEY_PREVIOUS_SETTING).await?,
+        );
+        let unchanged = {
+            let cached = match self.signing_stored.lock() {
+                Ok(c) => c.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            };
+            cached.0.as_ref() == stored.0.as_ref() && cached.1 == stored.1
+        };
+        if unchanged {
+            return Ok(());
+        }
+        let (keys, sealed) = load_signing_keys(&self.store, &self.keyring).await?;
         match self.signing.write() {
-            Ok(mut k) => *k = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
+            Ok(mut k) => *k = Arc::new(keys),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+        }
+        match self.signing_stored.lock() {
+            Ok(mut c) => *c = sealed,
+            Err(poisoned) => *poisoned.into_inner() = sealed,
         }
         Ok(())
     }
@@ -1831,7 +1853,10 @@ fn open_signing_key(keyring: &Keyring, stored: &str) -> Result<Signer> {
 
 /// The instance's webhook signing keys: the first replica to start makes the key, sealed in the
 /// database, shared by every replica. Reads only, once the key exists.
-async fn load_signing_keys(store: &Store, keyring: &Keyring) -> Result<SigningKeys> {
+async fn load_signing_keys(
+    store: &Store,
+    keyring: &Keyring,
+) -> Result<(SigningKeys, (Option<String>, Option<String>))> {
     let current = match store.setting_get(SIGNING_KEY_SETTING).await? {
         Some(c) => c,
         None => {
@@ -1846,12 +1871,14 @@ async fn load_signing_keys(store: &Store, keyring: &Keyring) -> Result<SigningKe
         }
     };
     let previous = store.setting_get(SIGNING_KEY_PREVIOUS_SETTING).await?;
-    Ok(SigningKeys {
+    let keys = SigningKeys {
         current: open_signing_key(keyring, &current)?,
         previous: previous
-            .map(|p| open_signing_key(keyring, &p))
+            .as_deref()
+            .map(|p| open_signing_key(keyring, p))
             .transpose()?,
-    })
+    };
+    Ok((keys, (Some(current), previous)))
 }
 
 /// Prefix an input error with where in a batch it happened.
