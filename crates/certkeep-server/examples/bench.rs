@@ -304,6 +304,8 @@ async fn notify(a: &Args) {
     let config = certkeep_server::config::Config {
         data_dir: a.data_dir.clone().into(),
         danger_allow_http_channels: true,
+        // The server is stopped: every import has committed, none need time to settle.
+        sweep_settle: Duration::seconds(1),
         ..Default::default()
     };
     let app = App::open(&config).await.unwrap();

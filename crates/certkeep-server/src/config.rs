@@ -30,6 +30,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Let notification channels use plain `http://` endpoints and SMTP without TLS.
     pub danger_allow_http_channels: bool,
+    /// How long the expiry sweep gives a newly stored certificate version to become visible to
+    /// every replica (its import committing, clocks apart) before taking it up.
+    pub sweep_settle: Duration,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             danger_allow_plaintext_non_loopback: false,
             public_url: None,
             danger_allow_http_channels: false,
+            sweep_settle: Duration::minutes(5),
         }
     }
 }
@@ -80,6 +84,7 @@ impl std::fmt::Debug for Config {
                 "danger_allow_http_channels",
                 &self.danger_allow_http_channels,
             )
+            .field("sweep_settle", &self.sweep_settle)
             .finish()
     }
 }

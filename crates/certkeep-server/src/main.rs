@@ -78,6 +78,12 @@ struct Global {
     #[arg(long, env = "CERTKEEP_SWEEP_INTERVAL_SECS", default_value_t = 300, global = true,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     sweep_interval_secs: u64,
+    /// Seconds the expiry sweep gives a newly stored certificate to become visible to every
+    /// replica before notifying about it: keep it above the 120 s request timeout plus the
+    /// clock differences between replicas (lower values are for tests).
+    #[arg(long, env = "CERTKEEP_SWEEP_SETTLE_SECS", default_value_t = 300, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    sweep_settle_secs: u64,
     /// Log format.
     #[arg(long, env = "CERTKEEP_LOG_FORMAT", default_value = "text", global = true,
           value_parser = ["text", "json"])]
@@ -145,6 +151,7 @@ impl Global {
             danger_allow_plaintext_non_loopback: self.danger_allow_plaintext_non_loopback,
             public_url: self.public_url.clone(),
             danger_allow_http_channels: self.danger_allow_http_channels,
+            sweep_settle: Duration::seconds(self.sweep_settle_secs as i64),
         })
     }
 }

@@ -57,7 +57,7 @@ fn cert(name: &str, days_left: i64, domains: &[&str]) -> CertificateSummary {
         labels: BTreeMap::from([("team".to_string(), "payments".to_string())]),
         version: 3,
         threshold: Some("30d".into()),
-        url: format!("https://certkeep.example/ui/certificates/{id}"),
+        url: format!("https://certkeep.example/certificates/{id}"),
     }
 }
 

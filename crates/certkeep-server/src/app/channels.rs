@@ -16,7 +16,7 @@ use super::{App, RequestCtx, actions, whole_second};
 use crate::authz::Principal;
 use crate::error::{Error, Result};
 use crate::notify::channels::{self, UrlPolicy};
-use crate::notify::event::{EventType, Notification};
+use crate::notify::event::EventType;
 use crate::notify::outbox::{self, STATUS_DELIVERED, STATUS_FAILED, STATUS_PENDING};
 use crate::notify::senders::SendResult;
 use crate::store::{ChannelRecord, OutboxRecord, WriteTx};
@@ -41,7 +41,7 @@ fn status_str(s: DeliveryStatus) -> &'static str {
 }
 
 fn delivery_info(o: &OutboxRecord) -> Result<DeliveryInfo> {
-    let n: Option<Notification> = serde_json::from_str(&o.payload).ok();
+    let (certificates, summary) = outbox::stored_outline(&o.payload).unwrap_or_default();
     let status = status_of(&o.status)?;
     Ok(DeliveryInfo {
         id: o.id,
@@ -49,11 +49,8 @@ fn delivery_info(o: &OutboxRecord) -> Result<DeliveryInfo> {
         event: o.event_type.clone(),
         status,
         attempts: o.attempts,
-        certificates: n
-            .as_ref()
-            .map(|n| n.certificates.iter().map(|c| c.id).collect())
-            .unwrap_or_default(),
-        summary: n.map(|n| n.summary).unwrap_or_default(),
+        certificates,
+        summary,
         last_error: o.last_error.clone(),
         last_status_code: o.last_status_code,
         created_at: o.created_at,
@@ -206,7 +203,7 @@ impl App {
             let mut rec = self
                 .lock_channel(&mut tx, &p, id, "changing notification channels")
                 .await?;
-            let watch_changed = channels::apply_update(
+            channels::apply_update(
                 &mut rec,
                 &req,
                 &self.keyring,
@@ -218,9 +215,7 @@ impl App {
                 rec.scope_group.as_deref(),
                 "scoping a channel to another group",
             )?;
-            self.store
-                .channel_update(&mut tx, &rec, watch_changed)
-                .await?;
+            self.store.channel_update(&mut tx, &rec).await?;
             self.record_in(
                 &mut tx,
                 ctx,

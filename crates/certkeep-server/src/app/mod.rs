@@ -98,6 +98,8 @@ pub struct Policy {
     pub public_url: String,
     /// Notification endpoints may be plain `http://` (and SMTP without TLS).
     pub allow_http_channels: bool,
+    /// How long the expiry sweep waits for a new certificate version to settle.
+    pub sweep_settle: Duration,
 }
 
 pub struct App {
@@ -339,6 +341,7 @@ impl App {
                 deleted_retention: config.deleted_retention,
                 public_url: config.public_url(),
                 allow_http_channels: config.danger_allow_http_channels,
+                sweep_settle: config.sweep_settle,
             },
             signing: std::sync::RwLock::new(Arc::new(signing)),
             signing_stored: std::sync::Mutex::new(signing_stored),

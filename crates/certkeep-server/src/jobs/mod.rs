@@ -1,7 +1,7 @@
 //! Scheduled work. Each job is `run_once(&app, now)`; the loops around them are thin, so tests
 //! call `run_once` with chosen times. Jobs that must run on one replica at a time take a lease
-//! in the database; the work itself is idempotent besides (deduplication keys, leased outbox
-//! rows), so an expired lease taken over mid-run does no harm.
+//! in the database; the work itself is safe to repeat besides (sweep positions moved only if
+//! unchanged, leased outbox rows), so an expired lease taken over mid-run does no harm.
 
 use std::sync::Arc;
 use std::time::Duration;

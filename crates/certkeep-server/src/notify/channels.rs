@@ -477,21 +477,23 @@ pub fn build_new(
         thresholds,
         expired_hour: validate_hour(req.expired_hour_utc.unwrap_or(DEFAULT_EXPIRED_HOUR))?,
         swept_until: None,
+        reminded_on: None,
+        day_from: None,
         created_at: now,
         updated_at: now,
     };
     Ok((rec, generated))
 }
 
-/// Apply an update to `rec`. Returns whether what the channel watches changed (so its
-/// expiry sweep starts afresh).
+/// Apply an update to `rec`. A change of what the channel watches (events, scope, thresholds)
+/// applies from the next sweep on; what was already sent is not sent again.
 pub fn apply_update(
     rec: &mut ChannelRecord,
     req: &UpdateChannelRequest,
     keyring: &Keyring,
     policy: UrlPolicy,
     now: OffsetDateTime,
-) -> Result<bool> {
+) -> Result<()> {
     let kind = kind_from_str(&rec.kind)?;
     if let Some(n) = &req.name {
         rec.name = domain::validate_name("name", n)?;
@@ -520,28 +522,22 @@ pub fn apply_update(
     rec.config = serde_json::to_string(&config)
         .map_err(|e| Error::Internal(format!("channel config: {e}")))?;
     rec.secrets_sealed = seal(keyring, rec.id, &secrets)?;
-    let mut watch_changed = false;
     if let Some(list) = &req.events {
-        let events = parse_events(list)?;
-        watch_changed |= events != rec.events;
-        rec.events = events;
+        rec.events = parse_events(list)?;
     }
     if let Some(scope) = &req.scope {
         let (g, l) = validate_scope(scope)?;
-        watch_changed |= g != rec.scope_group || l != rec.scope_labels;
         rec.scope_group = g;
         rec.scope_labels = l;
     }
     if let Some(t) = &req.thresholds {
-        let t = validate_thresholds(t)?;
-        watch_changed |= t != rec.thresholds;
-        rec.thresholds = t;
+        rec.thresholds = validate_thresholds(t)?;
     }
     if let Some(h) = req.expired_hour_utc {
         rec.expired_hour = validate_hour(h)?;
     }
     rec.updated_at = now;
-    Ok(watch_changed)
+    Ok(())
 }
 
 fn seal(keyring: &Keyring, id: Uuid, secrets: &ChannelSecrets) -> Result<Vec<u8>> {

@@ -4,7 +4,10 @@
 //! (channel, certificate version, event, threshold); the delivery id (the `webhook-id`) never
 //! changes across retries, so a receiver can drop the rare repeat after a crash mid-send.
 
+use std::collections::HashMap;
 use std::time::Duration as StdDuration;
+
+use serde::{Deserialize, Serialize};
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -49,7 +52,7 @@ pub fn summary(
         version: rec.current_version,
         threshold: threshold.map(|t| t.to_string()),
         url: format!(
-            "{}/ui/certificates/{}",
+            "{}/certificates/{}",
             public_url.trim_end_matches('/'),
             rec.id
         ),
@@ -66,20 +69,31 @@ fn plural(n: usize) -> &'static str {
 
 /// One line for humans.
 pub fn summary_text(event: EventType, certs: &[CertificateSummary]) -> String {
-    let n = certs.len();
-    let first = certs.first().map(|c| c.name.as_str()).unwrap_or_default();
-    let who = if n == 1 {
-        format!("Certificate {first:?}")
-    } else {
-        format!("{n} {}", plural(n))
+    summary_line(
+        event,
+        certs.len(),
+        certs.first().map(|c| c.name.as_str()),
+        certs.iter().map(|c| c.days_left).min().unwrap_or_default(),
+        certs.first().and_then(|c| c.threshold.as_deref()),
+    )
+}
+
+/// One line for humans about `n` certificates (`name`: the first one's, when known), the
+/// soonest expiring in `days` days.
+fn summary_line(
+    event: EventType,
+    n: usize,
+    name: Option<&str>,
+    days: i64,
+    threshold: Option<&str>,
+) -> String {
+    let who = match (n, name) {
+        (1, Some(name)) => format!("Certificate {name:?}"),
+        _ => format!("{n} {}", plural(n)),
     };
+    let threshold = threshold.unwrap_or_default();
     match event {
         EventType::CertExpiring => {
-            let days = certs.iter().map(|c| c.days_left).min().unwrap_or_default();
-            let threshold = certs
-                .first()
-                .and_then(|c| c.threshold.clone())
-                .unwrap_or_default();
             if n == 1 {
                 format!("{who} expires in {days} days (threshold {threshold})")
             } else {
@@ -185,6 +199,157 @@ pub async fn enqueue_lifecycle(
     Ok(())
 }
 
+/// A certificate a stored delivery is about, by reference: the expiry sweep stores these and
+/// the payload is rendered when the delivery is sent, so that enqueueing half a million
+/// notices writes ids, not rendered payloads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertRef {
+    pub id: Uuid,
+    pub version: u32,
+    /// The threshold crossed, for `cert.expiring`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+}
+
+/// A delivery as stored in the outbox.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Refs(StoredRefs),
+    Full(Notification),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRefs {
+    id: Uuid,
+    #[serde(rename = "type")]
+    event: EventType,
+    #[serde(with = "time::serde::rfc3339")]
+    time: OffsetDateTime,
+    channel: ChannelRef,
+    /// The summary known when it was enqueued (names come with the rendering).
+    summary: String,
+    refs: Vec<CertRef>,
+}
+
+/// What the delivery history shows of a stored delivery: its certificates and summary.
+pub fn stored_outline(payload: &str) -> Option<(Vec<Uuid>, String)> {
+    match serde_json::from_str::<Stored>(payload).ok()? {
+        Stored::Refs(r) => Some((r.refs.iter().map(|c| c.id).collect(), r.summary)),
+        Stored::Full(n) => Some((n.certificates.iter().map(|c| c.id).collect(), n.summary)),
+    }
+}
+
+/// Write deliveries of `due` (certificate references with their days left at `now`, at most
+/// 100 a delivery) to `channel` into the outbox.
+pub async fn enqueue_refs(
+    app: &App,
+    tx: &mut WriteTx,
+    channel: &ChannelRecord,
+    event: EventType,
+    due: &[(CertRef, i64)],
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let mut count = 0;
+    for chunk in due.chunks(MAX_PER_DELIVERY) {
+        let days = chunk.iter().map(|d| d.1).min().unwrap_or_default();
+        let threshold = chunk.first().and_then(|d| d.0.threshold.as_deref());
+        let stored = StoredRefs {
+            id: Uuid::now_v7(),
+            event,
+            time: now,
+            channel: ChannelRef {
+                id: channel.id,
+                name: channel.name.clone(),
+            },
+            summary: summary_line(event, chunk.len(), None, days, threshold),
+            refs: chunk.iter().map(|d| d.0.clone()).collect(),
+        };
+        let record = OutboxRecord {
+            id: stored.id,
+            channel_id: channel.id,
+            event_type: event.as_str().to_string(),
+            payload: serde_json::to_string(&Stored::Refs(stored))
+                .map_err(|e| Error::Internal(format!("notification payload: {e}")))?,
+            status: STATUS_PENDING.to_string(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            last_status_code: None,
+            created_at: now,
+            delivered_at: None,
+        };
+        app.store.outbox_insert(tx, &record).await?;
+        count += 1;
+    }
+    if count > 0 {
+        app.delivery_wakeup.notify_one();
+    }
+    Ok(count)
+}
+
+/// The notification a stored delivery sends: as stored, or rendered from its references with
+/// what the inventory holds now about those certificate versions (days left counted from the
+/// event's time). Certificates purged since are left out. The inner error is permanent (the
+/// delivery fails), the outer one a database error worth retrying.
+async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notification, String>> {
+    let r = match serde_json::from_str::<Stored>(payload) {
+        Ok(Stored::Full(n)) => return Ok(Ok(n)),
+        Ok(Stored::Refs(r)) => r,
+        Err(e) => return Ok(Err(format!("stored payload is corrupt: {e}"))),
+    };
+    let ids: Vec<Uuid> = r.refs.iter().map(|c| c.id).collect();
+    let records: HashMap<Uuid, CertificateRecord> = app
+        .store
+        .certificates_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let mut certificates = Vec::with_capacity(r.refs.len());
+    for cref in &r.refs {
+        let Some(rec) = records.get(&cref.id) else {
+            continue;
+        };
+        let threshold = cref
+            .threshold
+            .as_deref()
+            .and_then(|t| Threshold::parse(t).ok());
+        let url = &app.policy.public_url;
+        if rec.current_version == cref.version {
+            certificates.push(summary(rec, r.time, url, threshold));
+            continue;
+        }
+        // Replaced since: the notice is about the version it was due for.
+        let version = app.store.certificate_version(cref.id, cref.version).await?;
+        if let Some(v) = version {
+            let info = match crate::pki::cert_info(&v.leaf_der) {
+                Ok(info) => info,
+                Err(e) => return Ok(Err(format!("stored certificate {}: {e}", cref.id))),
+            };
+            let old = CertificateRecord {
+                info,
+                current_version: cref.version,
+                ..rec.clone()
+            };
+            certificates.push(summary(&old, r.time, url, threshold));
+        }
+    }
+    if certificates.is_empty() {
+        return Ok(Err(
+            "the certificates this notification was about have been purged".into(),
+        ));
+    }
+    Ok(Ok(Notification {
+        id: r.id,
+        event: r.event,
+        time: r.time,
+        channel: r.channel,
+        summary: summary_text(r.event, &certificates),
+        certificates,
+    }))
+}
+
 /// What one delivery round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -286,12 +451,19 @@ pub async fn attempt(
             error: "the channel is disabled".into(),
         };
     }
-    let n: Notification = match serde_json::from_str(&o.payload) {
-        Ok(n) => n,
-        Err(e) => {
+    let n = match render(app, &o.payload).await {
+        Ok(Ok(n)) => n,
+        Ok(Err(error)) => {
             return SendResult::Failed {
                 status: None,
-                error: format!("stored payload is corrupt: {e}"),
+                error,
+            };
+        }
+        Err(e) => {
+            return SendResult::Retry {
+                status: None,
+                error: format!("reading the certificates to send: {e}"),
+                retry_after: None,
             };
         }
     };
@@ -317,8 +489,7 @@ pub async fn attempt(
 /// record each outcome; until nothing due is left.
 pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
-    let mut channels: std::collections::HashMap<Uuid, Option<ChannelRecord>> =
-        std::collections::HashMap::new();
+    let mut channels: HashMap<Uuid, Option<ChannelRecord>> = HashMap::new();
     loop {
         let claimed = app
             .store

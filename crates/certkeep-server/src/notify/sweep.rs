@@ -1,27 +1,39 @@
 //! The expiry sweep: finds, for each channel, the certificates that crossed an expiry threshold
-//! or are expired, and enqueues each (channel, certificate version, event, threshold or day)
-//! once, whichever replica runs it and however often. Each run looks at what happened since
-//! the channel's previous sweep (`swept_until`), plus certificates changed since then; a
-//! channel's first sweep looks at everything currently due.
+//! or are expired, and enqueues each notice once, whichever replica runs it and however often.
+//!
+//! Exactly once from positions, without a key per notice. A channel's sweep position
+//! (`swept_until`) moves in the transaction that enqueues, and only if no other sweep moved it
+//! first (a replica whose lease ran out rolls back). A certificate version takes part once it
+//! has *settled*: stored at least `sweep_settle` before the sweep, so that its import has
+//! committed on every replica. With `settled(t) = t - sweep_settle`, a run at `now` after one
+//! at `last` enqueues:
+//! - on a channel's first run: for every settled live certificate the most urgent threshold
+//!   already crossed, and `cert.expired` for every expired one (that day's reminder);
+//! - for versions settled since the last run (`settled(last) < version_at <= settled(now)`:
+//!   each version falls in exactly one run), the most urgent threshold crossed, or
+//!   `cert.expired` — new versions may be past a threshold or expired already;
+//! - for versions settled before: thresholds crossed in `(last, now]`, and `cert.expired` for
+//!   those that expired in `[last, now)` — a moment falls in exactly one window;
+//! - at the first run from the channel's hour (UTC) each day: `cert.expired` for every
+//!   certificate that was expired and settled when the day's first run started (`day_from`);
+//!   those that expired or arrived expired since were told when it happened.
+//!
+//! The paths meet only within one run (a certificate found twice is enqueued once), so a
+//! sweep that finds half a million certificates due writes half a million references and
+//! nothing else; the outbox renders each delivery when it sends it.
 
 use std::collections::{BTreeMap, HashMap};
 
-use time::{Duration, OffsetDateTime, Time};
+use time::{OffsetDateTime, Time};
+use uuid::Uuid;
 
 use super::channels;
 use super::event::EventType;
-use super::outbox;
+use super::outbox::{self, CertRef};
 use crate::app::App;
 use crate::domain::notification::{self, Threshold};
 use crate::error::Result;
-use crate::store::{
-    CertificateFilter, CertificateRecord, ChannelRecord, DueCandidate, PercentWindow, WriteTx,
-};
-use uuid::Uuid;
-
-/// How long past its certificate's expiry an expiring-notice key is kept, and a daily
-/// expired-reminder key past its day.
-const DEDUP_GRACE: Duration = Duration::days(2);
+use crate::store::{CertificateFilter, ChannelRecord, DueCandidate, PercentWindow};
 
 /// What one sweep enqueued.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,73 +44,123 @@ pub struct SweepReport {
     pub deliveries: usize,
 }
 
-/// The live certificates in `channel`'s scope that match `f`, added to `out` by id.
-async fn candidates(
-    app: &App,
-    channel: &ChannelRecord,
-    mut f: CertificateFilter,
-    out: &mut HashMap<Uuid, DueCandidate>,
-) -> Result<()> {
-    f.scope_group = channel.scope_group.clone();
-    f.labels = channel
-        .scope_labels
-        .iter()
-        .map(|(k, v)| crate::domain::LabelFilter {
-            key: k.clone(),
-            value: Some(v.clone()),
-        })
-        .collect();
-    for c in app.store.certificate_due_candidates(&f).await? {
-        out.insert(c.id, c);
-    }
-    Ok(())
+/// One channel's run: the moments that bound what it looks at.
+struct Run<'a> {
+    channel: &'a ChannelRecord,
+    now: OffsetDateTime,
+    /// Versions stored up to here have settled.
+    settled: i64,
+    /// The previous run's position and settled bound; `None` on the channel's first run.
+    last: Option<(OffsetDateTime, i64)>,
 }
 
-/// Certificates that may have a `cert.expiring` notice due for `channel` at `now`.
-async fn expiring_candidates(
+impl Run<'_> {
+    /// The live certificates in the channel's scope that match `f`.
+    async fn candidates(&self, app: &App, mut f: CertificateFilter) -> Result<Vec<DueCandidate>> {
+        f.scope_group = self.channel.scope_group.clone();
+        f.labels = self
+            .channel
+            .scope_labels
+            .iter()
+            .map(|(k, v)| crate::domain::LabelFilter {
+                key: k.clone(),
+                value: Some(v.clone()),
+            })
+            .collect();
+        app.store.certificate_due_candidates(&f).await
+    }
+
+    /// `f` limited to versions that had settled before the previous run (all settled ones
+    /// on a first run).
+    fn settled_before(&self, f: CertificateFilter) -> CertificateFilter {
+        CertificateFilter {
+            version_until: Some(self.last.map_or(self.settled, |(_, s)| s)),
+            ..f
+        }
+    }
+
+    /// Versions that settled since the previous run.
+    fn newly_settled(&self) -> Option<CertificateFilter> {
+        let (_, before) = self.last?;
+        Some(CertificateFilter {
+            version_after: Some(before),
+            version_until: Some(self.settled),
+            ..CertificateFilter::default()
+        })
+    }
+}
+
+/// `cert.expiring` notices due: certificate and threshold, by id.
+async fn expiring_due(
     app: &App,
-    channel: &ChannelRecord,
-    thresholds: &[Threshold],
-    now: OffsetDateTime,
-) -> Result<HashMap<Uuid, DueCandidate>> {
-    let mut out = HashMap::new();
-    let now_s = now.unix_timestamp();
-    let last = channel.swept_until.map(OffsetDateTime::unix_timestamp);
-    for t in thresholds {
-        let f = match (*t, last) {
-            // Crossed in (last, now]: not_after - n days in (last, now].
-            (Threshold::Days(n), Some(l)) => {
-                let d = i64::from(n) * 86_400;
-                CertificateFilter {
-                    not_after_min: Some((l + d + 1).max(now_s)),
-                    not_after_max_excl: Some(now_s + d + 1),
+    run: &Run<'_>,
+) -> Result<HashMap<Uuid, (DueCandidate, Threshold)>> {
+    let thresholds: Vec<Threshold> = run
+        .channel
+        .thresholds
+        .iter()
+        .filter_map(|t| Threshold::parse(t).ok())
+        .collect();
+    let now_s = run.now.unix_timestamp();
+    let mut filters = Vec::new();
+    match run.last {
+        // First run: everything already crossed.
+        None => {
+            let furthest_days = thresholds
+                .iter()
+                .filter_map(|t| match t {
+                    Threshold::Days(n) => Some(i64::from(*n)),
+                    Threshold::Percent(_) => None,
+                })
+                .max();
+            if let Some(days) = furthest_days {
+                filters.push(CertificateFilter {
+                    not_after_min: Some(now_s),
+                    not_after_max_excl: Some(now_s + days * 86_400 + 1),
                     ..CertificateFilter::default()
+                });
+            }
+        }
+        // Crossed in (last, now].
+        Some((last, _)) => {
+            for t in &thresholds {
+                if let Threshold::Days(n) = *t {
+                    let d = i64::from(n) * 86_400;
+                    filters.push(CertificateFilter {
+                        not_after_min: Some((last.unix_timestamp() + d + 1).max(now_s)),
+                        not_after_max_excl: Some(now_s + d + 1),
+                        ..CertificateFilter::default()
+                    });
                 }
             }
-            (Threshold::Days(n), None) => CertificateFilter {
-                not_after_min: Some(now_s),
-                not_after_max_excl: Some(now_s + i64::from(n) * 86_400 + 1),
-                ..CertificateFilter::default()
-            },
-            (Threshold::Percent(p), l) => CertificateFilter {
+        }
+    }
+    for t in &thresholds {
+        if let Threshold::Percent(p) = *t {
+            filters.push(CertificateFilter {
                 percent_window: Some(PercentWindow {
                     percent: p,
                     now: now_s,
-                    after: l,
+                    after: run.last.map(|(l, _)| l.unix_timestamp()),
                 }),
                 ..CertificateFilter::default()
-            },
-        };
-        candidates(app, channel, f, &mut out).await?;
+            });
+        }
     }
-    // Imported or replaced since the last sweep: may be inside a window already. (Only the
-    // updated_at condition, so the query uses its index; expired ones are dropped later.)
-    if let Some(l) = last {
-        let f = CertificateFilter {
-            updated_after: Some(l - 1),
-            ..CertificateFilter::default()
-        };
-        candidates(app, channel, f, &mut out).await?;
+    let mut found = Vec::new();
+    for f in filters {
+        found.extend(run.candidates(app, run.settled_before(f)).await?);
+    }
+    if let Some(f) = run.newly_settled() {
+        found.extend(run.candidates(app, f).await?);
+    }
+    let mut out = HashMap::new();
+    for c in found {
+        if let Some(t) =
+            notification::due_threshold(&thresholds, c.not_before, c.not_after, run.now)
+        {
+            out.insert(c.id, (c, t));
+        }
     }
     Ok(out)
 }
@@ -109,113 +171,135 @@ fn reminder_at(channel: &ChannelRecord, now: OffsetDateTime) -> OffsetDateTime {
     now.replace_time(hour)
 }
 
-/// Record the deduplication keys of `due` and enqueue, for those that were new, one
-/// notification per group (at most 100 certificates each).
-async fn enqueue_new<G: Ord + Copy>(
-    app: &App,
-    tx: &mut WriteTx,
-    channel: &ChannelRecord,
-    event: EventType,
-    due: Vec<(String, OffsetDateTime, Uuid, G, Option<Threshold>)>,
-    now: OffsetDateTime,
-) -> Result<(usize, usize)> {
-    if due.is_empty() {
-        return Ok((0, 0));
-    }
-    let keys: Vec<(String, OffsetDateTime)> = due.iter().map(|d| (d.0.clone(), d.1)).collect();
-    let fresh = app.store.dedup_insert_many(tx, &keys).await?;
-    let due: Vec<_> = due.into_iter().filter(|d| fresh.contains(&d.0)).collect();
-    let ids: Vec<Uuid> = due.iter().map(|d| d.2).collect();
-    let records: HashMap<Uuid, CertificateRecord> = app
-        .store
-        .certificates_by_ids(&ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let mut groups: BTreeMap<G, Vec<_>> = BTreeMap::new();
-    for (_, _, id, group, threshold) in &due {
-        if let Some(r) = records.get(id) {
-            groups.entry(*group).or_default().push(outbox::summary(
-                r,
-                now,
-                &app.policy.public_url,
-                *threshold,
-            ));
-        }
-    }
-    let mut notices = 0;
-    let mut deliveries = 0;
-    for (_, mut list) in groups {
-        list.sort_by_key(|s| (s.not_after, s.id));
-        notices += list.len();
-        deliveries += outbox::enqueue(app, tx, channel, event, list, now).await?;
-    }
-    Ok((notices, deliveries))
+/// Days since 1970-01-01 of `t` (UTC).
+fn day_number(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp().div_euclid(86_400)
 }
 
-/// Sweep one channel at `now`, in one transaction.
+/// `cert.expired` notices due, by id; and whether this run is (or stands for) the day's
+/// reminder.
+async fn expired_due(
+    app: &App,
+    run: &Run<'_>,
+    day_from: OffsetDateTime,
+) -> Result<(HashMap<Uuid, DueCandidate>, bool)> {
+    let now_s = run.now.unix_timestamp();
+    let expired = CertificateFilter {
+        not_after_max_excl: Some(now_s),
+        ..CertificateFilter::default()
+    };
+    let mut out = HashMap::new();
+    let Some((last, _)) = run.last else {
+        for c in run.candidates(app, run.settled_before(expired)).await? {
+            out.insert(c.id, c);
+        }
+        return Ok((out, true));
+    };
+    let since_last = CertificateFilter {
+        not_after_min: Some(last.unix_timestamp()),
+        not_after_max_excl: Some(now_s),
+        ..CertificateFilter::default()
+    };
+    for c in run.candidates(app, run.settled_before(since_last)).await? {
+        out.insert(c.id, c);
+    }
+    if let Some(f) = run.newly_settled() {
+        for c in run.candidates(app, f).await? {
+            if c.not_after < run.now {
+                out.insert(c.id, c);
+            }
+        }
+    }
+    let today = day_number(run.now);
+    let reminder_due = run.now >= reminder_at(run.channel, run.now)
+        && run.channel.reminded_on.is_none_or(|d| d < today);
+    if reminder_due {
+        // Expired and settled when the day's first run started.
+        let from = day_from.unix_timestamp();
+        let f = CertificateFilter {
+            not_after_max_excl: Some(from),
+            version_until: Some(from - app.policy.sweep_settle.whole_seconds()),
+            ..CertificateFilter::default()
+        };
+        for c in run.candidates(app, f).await? {
+            out.insert(c.id, c);
+        }
+    }
+    Ok((out, reminder_due))
+}
+
+/// Sweep one channel at `now`: decide on what the database holds, then enqueue in one
+/// transaction that also moves the channel's sweep position.
 async fn sweep_channel(
     app: &App,
     channel: &ChannelRecord,
     now: OffsetDateTime,
 ) -> Result<(usize, usize)> {
-    let mut notices = 0;
-    let mut deliveries = 0;
-    let mut tx = app.store.begin_write().await?;
+    let settle = app.policy.sweep_settle.whole_seconds();
+    let run = Run {
+        channel,
+        now,
+        settled: now.unix_timestamp() - settle,
+        last: channel
+            .swept_until
+            .map(|l| (l, l.unix_timestamp() - settle)),
+    };
+    let today = day_number(now);
+    // Where the day started: kept from the day's first run (this one if the last was earlier).
+    let day_from = match (channel.swept_until, channel.day_from) {
+        (Some(last), Some(from)) if day_number(last) == today => from,
+        (Some(last), _) => last,
+        (None, _) => now,
+    };
+    let mut next = ChannelRecord {
+        swept_until: Some(now),
+        day_from: Some(day_from),
+        ..channel.clone()
+    };
+    // Certificates due, by event and threshold.
+    let mut groups: BTreeMap<(EventType, Option<Threshold>), Vec<DueCandidate>> = BTreeMap::new();
     if channels::wants(channel, EventType::CertExpiring) {
-        let thresholds: Vec<Threshold> = channel
-            .thresholds
-            .iter()
-            .filter_map(|t| Threshold::parse(t).ok())
-            .collect();
-        let due: Vec<_> = expiring_candidates(app, channel, &thresholds, now)
-            .await?
-            .into_values()
-            .filter_map(|c| {
-                let t = notification::due_threshold(&thresholds, c.not_before, c.not_after, now)?;
-                let key = format!("{}:{}:{}:cert.expiring:{t}", channel.id, c.id, c.version);
-                Some((key, c.not_after + DEDUP_GRACE, c.id, t, Some(t)))
-            })
-            .collect();
-        let (n, d) = enqueue_new(app, &mut tx, channel, EventType::CertExpiring, due, now).await?;
-        notices += n;
-        deliveries += d;
+        for (c, t) in expiring_due(app, &run).await?.into_values() {
+            groups
+                .entry((EventType::CertExpiring, Some(t)))
+                .or_default()
+                .push(c);
+        }
     }
     if channels::wants(channel, EventType::CertExpired) {
-        let now_s = now.unix_timestamp();
-        let reminder = reminder_at(channel, now);
-        let daily_due = now >= reminder && channel.swept_until.is_none_or(|last| last < reminder);
-        let f = match (daily_due, channel.swept_until) {
-            // The daily reminder (and a channel's first sweep): every expired certificate.
-            (true, _) | (false, None) => CertificateFilter {
-                not_after_max_excl: Some(now_s),
-                ..CertificateFilter::default()
-            },
-            // Otherwise only those that expired since the last sweep.
-            (false, Some(last)) => CertificateFilter {
-                not_after_min: Some(last.unix_timestamp()),
-                not_after_max_excl: Some(now_s),
-                ..CertificateFilter::default()
-            },
-        };
-        let mut expired = HashMap::new();
-        candidates(app, channel, f, &mut expired).await?;
-        let day = now.date();
-        let due: Vec<_> = expired
-            .into_values()
+        let (due, reminded) = expired_due(app, &run, day_from).await?;
+        if reminded {
+            next.reminded_on = Some(today);
+        }
+        groups
+            .entry((EventType::CertExpired, None))
+            .or_default()
+            .extend(due.into_values());
+    }
+
+    let mut tx = app.store.begin_write().await?;
+    if !app.store.channel_set_swept(&mut tx, channel, &next).await? {
+        // Another replica swept this channel meanwhile; what it enqueued stands.
+        return Ok((0, 0));
+    }
+    let mut notices = 0;
+    let mut deliveries = 0;
+    for ((event, threshold), mut list) in groups {
+        list.sort_by_key(|c| (c.not_after, c.id));
+        let refs: Vec<(CertRef, i64)> = list
+            .into_iter()
             .map(|c| {
-                let key = format!("{}:{}:{}:cert.expired:{day}", channel.id, c.id, c.version);
-                (key, now + DEDUP_GRACE, c.id, (), None)
+                let r = CertRef {
+                    id: c.id,
+                    version: c.version,
+                    threshold: threshold.map(|t| t.to_string()),
+                };
+                (r, notification::days_left(c.not_after, now))
             })
             .collect();
-        let (n, d) = enqueue_new(app, &mut tx, channel, EventType::CertExpired, due, now).await?;
-        notices += n;
-        deliveries += d;
+        notices += refs.len();
+        deliveries += outbox::enqueue_refs(app, &mut tx, channel, event, &refs, now).await?;
     }
-    app.store
-        .channel_set_swept(&mut tx, channel.id, now)
-        .await?;
     tx.commit().await?;
     Ok((notices, deliveries))
 }
@@ -238,8 +322,5 @@ pub async fn sweep(app: &App, now: OffsetDateTime) -> Result<SweepReport> {
         report.notices += n;
         report.deliveries += d;
     }
-    let mut tx = app.store.begin_write().await?;
-    app.store.dedup_prune(&mut tx, now).await?;
-    tx.commit().await?;
     Ok(report)
 }

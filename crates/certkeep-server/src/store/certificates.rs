@@ -71,6 +71,8 @@ pub struct DueCandidate {
     pub version: u32,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
+    /// When the current version was stored.
+    pub version_at: OffsetDateTime,
 }
 
 /// A listing query, already validated and resolved against `now` by the caller.
@@ -90,8 +92,10 @@ pub struct CertificateFilter {
     pub not_after_max_excl: Option<i64>,
     pub not_before_max: Option<i64>,
     pub not_before_min_excl: Option<i64>,
-    /// Only entries changed (imported, reimported, edited) after this Unix time.
-    pub updated_after: Option<i64>,
+    /// Only entries whose current version was stored after this Unix time…
+    pub version_after: Option<i64>,
+    /// …and not after this one.
+    pub version_until: Option<i64>,
     /// Only entries that crossed `p` percent of their lifetime before expiry in a time window.
     pub percent_window: Option<PercentWindow>,
     pub order: ListOrder,
@@ -318,9 +322,9 @@ impl Store {
             "INSERT INTO certificates (id, name, description, group_name, labels, source, current_version, \
              subject, issuer, serial, domains, ip_addresses, not_before, not_after, key_algorithm, key_size, \
              key_curve, signature_algorithm, fingerprint_sha256, is_ca, has_private_key, chain_length, \
-             chain_complete, chain_issues, x509_version, created_at, updated_at, deleted_at) \
+             chain_complete, chain_issues, x509_version, created_at, updated_at, deleted_at, version_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21, $22, $23, $24, $25, $26, $27, NULL)",
+             $20, $21, $22, $23, $24, $25, $26, $27, NULL, $28)",
         )
         .bind(id.as_str())
         .bind(rec.name.as_str())
@@ -347,8 +351,9 @@ impl Store {
         .bind(bool_to_i64(rec.chain_complete))
         .bind(json_text(&rec.chain_issues)?)
         .bind(i64::from(i.x509_version))
-                .bind(ts(rec.created_at))
+        .bind(ts(rec.created_at))
         .bind(ts(rec.updated_at))
+        .bind(ts(version.created_at))
         .execute(&mut **tx)
         .await?;
         sqlx::query("INSERT INTO certificate_search (cert_id, text) VALUES ($1, $2)")
@@ -374,7 +379,7 @@ impl Store {
              domains = $6, ip_addresses = $7, not_before = $8, not_after = $9, key_algorithm = $10, \
              key_size = $11, key_curve = $12, signature_algorithm = $13, fingerprint_sha256 = $14, \
              is_ca = $15, has_private_key = $16, chain_length = $17, chain_complete = $18, \
-             chain_issues = $19, x509_version = $20, updated_at = $21 WHERE id = $1",
+             chain_issues = $19, x509_version = $20, updated_at = $21, version_at = $22 WHERE id = $1",
         )
         .bind(rec.id.to_string())
         .bind(i64::from(rec.current_version))
@@ -397,6 +402,7 @@ impl Store {
         .bind(json_text(&rec.chain_issues)?)
         .bind(i64::from(i.x509_version))
         .bind(ts(rec.updated_at))
+        .bind(ts(version.created_at))
         .execute(&mut **tx)
         .await?;
         self.write_search(tx, rec).await
@@ -576,7 +582,7 @@ impl Store {
         &self,
         f: &CertificateFilter,
     ) -> Result<Vec<DueCandidate>> {
-        let (sql, binds) = filter_sql("id, current_version, not_before, not_after", f);
+        let (sql, binds) = filter_sql("id, current_version, not_before, not_after, version_at", f);
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
             .fetch_all(self.reader())
             .await?;
@@ -587,6 +593,7 @@ impl Store {
                     version: to_u32("current_version", r.try_get(1)?)?,
                     not_before: from_ts(r.try_get(2)?)?,
                     not_after: from_ts(r.try_get(3)?)?,
+                    version_at: from_ts(r.try_get(4)?)?,
                 })
             })
             .collect()
@@ -676,9 +683,20 @@ fn filter_sql(columns: &str, f: &CertificateFilter) -> (String, Vec<Bind>) {
             sql.push_str(&format!(" AND {col} {op} {p}"));
         }
     }
-    if let Some(u) = f.updated_after {
-        let p = push(&mut binds, Bind::Int(u));
-        sql.push_str(&format!(" AND updated_at > {p}"));
+    if let Some(v) = f.version_after {
+        let p = push(&mut binds, Bind::Int(v));
+        sql.push_str(&format!(" AND version_at > {p}"));
+    }
+    if let Some(v) = f.version_until {
+        let p = push(&mut binds, Bind::Int(v));
+        // Alone it is a filter on rows found by expiry (a unary plus keeps SQLite, which has
+        // no statistics, from scanning the version_at index instead).
+        let col = if f.version_after.is_some() {
+            "version_at"
+        } else {
+            "+version_at"
+        };
+        sql.push_str(&format!(" AND {col} <= {p}"));
     }
     if let Some(w) = f.percent_window {
         let pct = push(&mut binds, Bind::Int(i64::from(w.percent)));

@@ -1,4 +1,4 @@
-//! Notification channels, the delivery outbox, deduplication keys and job leases.
+//! Notification channels, the delivery outbox and job leases.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +25,10 @@ pub struct ChannelRecord {
     pub thresholds: Vec<String>,
     pub expired_hour: u8,
     pub swept_until: Option<OffsetDateTime>,
+    /// UTC day number (days since 1970-01-01) of the last daily `cert.expired` reminder.
+    pub reminded_on: Option<i64>,
+    /// The sweep position at the start of the current UTC day (of `swept_until`).
+    pub day_from: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -58,7 +62,7 @@ pub struct OutboxUpdate {
 }
 
 const CHANNEL_COLUMNS: &str = "id, name, kind, enabled, config, secrets_sealed, events, scope_group, \
-     scope_labels, thresholds, expired_hour, swept_until, created_at, updated_at";
+     scope_labels, thresholds, expired_hour, swept_until, reminded_on, day_from, created_at, updated_at";
 const OUTBOX_COLUMNS: &str = "id, channel_id, event_type, payload, status, attempts, next_attempt_at, \
      last_error, last_status_code, created_at, delivered_at";
 
@@ -89,6 +93,11 @@ fn channel_from_row(row: &AnyRow) -> Result<ChannelRecord> {
         expired_hour: u8::try_from(hour)
             .map_err(|_| Error::Internal(format!("stored expired_hour {hour} is out of range")))?,
         swept_until: swept.map(from_ts).transpose()?,
+        reminded_on: row.try_get("reminded_on")?,
+        day_from: row
+            .try_get::<Option<i64>, _>("day_from")?
+            .map(from_ts)
+            .transpose()?,
         created_at: from_ts(row.try_get("created_at")?)?,
         updated_at: from_ts(row.try_get("updated_at")?)?,
     })
@@ -138,51 +147,51 @@ impl Store {
         Ok(())
     }
 
-    /// Rewrite a channel's settings. A change of what it watches restarts its sweep window.
-    pub async fn channel_update(
-        &self,
-        tx: &mut WriteTx,
-        c: &ChannelRecord,
-        reset_sweep: bool,
-    ) -> Result<()> {
-        let sql = if reset_sweep {
+    /// Rewrite a channel's settings (not its sweep position: changing what it watches applies
+    /// from the next threshold crossed, without resending what was sent).
+    pub async fn channel_update(&self, tx: &mut WriteTx, c: &ChannelRecord) -> Result<()> {
+        sqlx::query(
             "UPDATE notification_channels SET name = $2, enabled = $3, config = $4, secrets_sealed = $5, \
              events = $6, scope_group = $7, scope_labels = $8, thresholds = $9, expired_hour = $10, \
-             updated_at = $11, swept_until = NULL WHERE id = $1"
-        } else {
-            "UPDATE notification_channels SET name = $2, enabled = $3, config = $4, secrets_sealed = $5, \
-             events = $6, scope_group = $7, scope_labels = $8, thresholds = $9, expired_hour = $10, \
-             updated_at = $11 WHERE id = $1"
-        };
-        sqlx::query(sql)
-            .bind(c.id.to_string())
-            .bind(c.name.as_str())
-            .bind(bool_to_i64(c.enabled))
-            .bind(c.config.as_str())
-            .bind(c.secrets_sealed.clone())
-            .bind(to_json(&c.events)?)
-            .bind(c.scope_group.clone())
-            .bind(to_json(&c.scope_labels)?)
-            .bind(to_json(&c.thresholds)?)
-            .bind(i64::from(c.expired_hour))
-            .bind(ts(c.updated_at))
-            .execute(&mut **tx)
-            .await?;
+             updated_at = $11 WHERE id = $1",
+        )
+        .bind(c.id.to_string())
+        .bind(c.name.as_str())
+        .bind(bool_to_i64(c.enabled))
+        .bind(c.config.as_str())
+        .bind(c.secrets_sealed.clone())
+        .bind(to_json(&c.events)?)
+        .bind(c.scope_group.clone())
+        .bind(to_json(&c.scope_labels)?)
+        .bind(to_json(&c.thresholds)?)
+        .bind(i64::from(c.expired_hour))
+        .bind(ts(c.updated_at))
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
+    /// Move a channel's sweep position from `from` (what the sweep read) to `to.swept_until`,
+    /// with its reminder bookkeeping; false when another sweep moved it first, in which case
+    /// the caller must roll back what it enqueued.
     pub async fn channel_set_swept(
         &self,
         tx: &mut WriteTx,
-        id: Uuid,
-        until: OffsetDateTime,
-    ) -> Result<()> {
-        sqlx::query("UPDATE notification_channels SET swept_until = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(ts(until))
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        from: &ChannelRecord,
+        to: &ChannelRecord,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE notification_channels SET swept_until = $2, reminded_on = $3, day_from = $4 \
+             WHERE id = $1 AND COALESCE(swept_until, -1) = $5",
+        )
+        .bind(from.id.to_string())
+        .bind(to.swept_until.map(ts))
+        .bind(to.reminded_on)
+        .bind(to.day_from.map(ts))
+        .bind(from.swept_until.map(ts).unwrap_or(-1))
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Delete a channel and its delivery history.
@@ -286,60 +295,6 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    /// Record `key` as enqueued, to be remembered until `keep_until`; false when it already
-    /// was (by this or another replica).
-    pub async fn dedup_insert(
-        &self,
-        tx: &mut WriteTx,
-        key: &str,
-        keep_until: OffsetDateTime,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO notification_dedup (key, keep_until) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(ts(keep_until))
-        .execute(&mut **tx)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Record many keys at once (each with its keep-until time); returns the keys that were
-    /// new, i.e. those this caller must enqueue. Safe against replicas doing the same.
-    pub async fn dedup_insert_many(
-        &self,
-        tx: &mut WriteTx,
-        keys: &[(String, OffsetDateTime)],
-    ) -> Result<std::collections::HashSet<String>> {
-        let mut inserted = std::collections::HashSet::with_capacity(keys.len());
-        for chunk in keys.chunks(400) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "INSERT INTO notification_dedup (key, keep_until) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (k, until) in chunk {
-                q = q.bind(k.as_str()).bind(ts(*until));
-            }
-            for r in q.fetch_all(&mut **tx).await? {
-                inserted.insert(r.try_get::<String, _>(0)?);
-            }
-        }
-        Ok(inserted)
-    }
-
-    /// Forget deduplication keys whose moment has passed.
-    pub async fn dedup_prune(&self, tx: &mut WriteTx, now: OffsetDateTime) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM notification_dedup WHERE keep_until < $1")
-            .bind(ts(now))
-            .execute(&mut **tx)
-            .await?;
-        Ok(r.rows_affected())
     }
 
     /// Lease up to `limit` due pending deliveries to `owner` until `lease_until`. Rows leased by

@@ -459,7 +459,7 @@ async fn lifecycle_events_are_enqueued_with_the_change_and_delivered_signed() {
     assert_eq!(c["days_left"], 199);
     assert_eq!(
         c["url"],
-        format!("https://certkeep.example.test/ui/certificates/{}", m.id)
+        format!("https://certkeep.example.test/certificates/{}", m.id)
     );
     let body = String::from_utf8(got[0].body.clone()).unwrap();
     assert!(!body.contains("PRIVATE KEY"));
@@ -791,5 +791,240 @@ async fn the_signing_key_rotates_with_an_overlap() {
     assert_eq!(kids2.len(), 2);
     assert_eq!(kids2[1], kids[0]);
     assert!(!kids2.contains(&old_kid.as_str()));
+    t.stop().await;
+}
+
+/// The receiver's notices since the last call, as sorted (event type, name, threshold, version).
+fn notices(rx: &Receiver) -> Vec<(String, String, String, u64)> {
+    let mut out = Vec::new();
+    for r in rx.received() {
+        for c in r.json["certificates"].as_array().unwrap() {
+            out.push((
+                r.json["type"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+                c["threshold"].as_str().unwrap_or("").to_string(),
+                c["version"].as_u64().unwrap(),
+            ));
+        }
+    }
+    rx.clear();
+    out.sort();
+    out
+}
+
+/// Certificates stored, replaced, edited and purged at chosen times between sweeps; channel
+/// edits; two sweeps racing on one channel; deliveries rendered after their certificate was
+/// replaced. Every notice goes out once, about the version it was due for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_sends_each_notice_once_through_changes_between_runs() {
+    use certkeep_api::{EditCertificateRequest, ReimportCertificateRequest};
+    use certkeep_server::app::RequestCtx;
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let (_, token) = t.client_with_role(Role::Admin, None).await;
+    let at = |now| RequestCtx {
+        request_id: "test".into(),
+        bearer: Some(token.clone()),
+        now,
+    };
+    let mut ch = webhook("expiry", &rx.url);
+    ch.events = Some(vec!["cert.expiring".into(), "cert.expired".into()]);
+    ch.expired_hour_utc = Some(9);
+    let ch = t.admin.channel_create(&ch).await.unwrap().channel;
+
+    let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
+    let h = |d: i64, hour: i64| day0 + Duration::days(d) + Duration::hours(hour);
+    let ca = root_ca("Changes CA", day0 - Duration::days(400));
+    let import = |name: &str, not_after: OffsetDateTime, when: OffsetDateTime| {
+        let req = ImportCertificateRequest {
+            name: name.into(),
+            certificate: leaf_pem(
+                &ca,
+                &format!("{name}.example.test"),
+                day0 - Duration::days(300),
+                not_after,
+            ),
+            ..Default::default()
+        };
+        let ctx = at(when);
+        let app = t.app.clone();
+        async move { app.certificate_import(&ctx, req).await.unwrap() }
+    };
+    let sweep = |now: OffsetDateTime| {
+        let app = t.app.clone();
+        async move {
+            expiry_sweep_job::run_once(&app, now)
+                .await
+                .unwrap()
+                .expect("the sweep lease is free");
+            delivery_job::run_once(&app, now).await.unwrap();
+        }
+    };
+    let e = |ev: &str, name: &str, th: &str, v: u64| {
+        (ev.to_string(), name.to_string(), th.to_string(), v)
+    };
+
+    let a = import("alpha", h(100, 12), h(0, 7)).await;
+    import("bravo", day0 - Duration::days(5), h(0, 7)).await;
+    // First run, before the reminder hour: it counts as the day's reminder.
+    sweep(h(0, 8)).await;
+    assert_eq!(notices(&rx), vec![e("cert.expired", "bravo", "", 1)]);
+    sweep(h(0, 10)).await;
+    assert_eq!(
+        notices(&rx),
+        vec![],
+        "no second cert.expired on the first day"
+    );
+
+    // Editing a certificate or the channel sends nothing again.
+    t.app
+        .certificate_edit(
+            &at(h(0, 11)),
+            a.id,
+            EditCertificateRequest {
+                labels: Some(BTreeMap::from([("team".into(), "web".into())])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    t.app
+        .channel_update(
+            &at(h(0, 11)),
+            ch.id,
+            UpdateChannelRequest {
+                name: Some("expiry renamed".into()),
+                thresholds: Some(vec!["90d".into(), "30d".into(), "10d".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    sweep(h(0, 12)).await;
+    assert_eq!(notices(&rx), vec![]);
+
+    // A new version already inside the 30-day window: once it has settled (five minutes by
+    // default), its most urgent threshold, once; the day's reminder comes in the same run.
+    let v2_end = h(20, 12);
+    t.app
+        .certificate_reimport(
+            &at(h(1, 8)),
+            a.id,
+            ReimportCertificateRequest {
+                certificate: leaf_pem(&ca, "alpha.example.test", day0 - Duration::days(70), v2_end),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    sweep(h(1, 8) + Duration::minutes(2)).await;
+    assert_eq!(notices(&rx), vec![], "not settled yet");
+    sweep(h(1, 9)).await;
+    assert_eq!(
+        notices(&rx),
+        vec![
+            e("cert.expired", "bravo", "", 1),
+            e("cert.expiring", "alpha", "30d", 2)
+        ]
+    );
+    sweep(h(1, 10)).await;
+    assert_eq!(notices(&rx), vec![]);
+
+    // Imported already expired after the day's reminder: told once now, then daily.
+    let c = import("charlie", day0 - Duration::days(1), h(1, 11)).await;
+    sweep(h(1, 12)).await;
+    assert_eq!(notices(&rx), vec![e("cert.expired", "charlie", "", 1)]);
+    sweep(h(2, 10)).await;
+    assert_eq!(
+        notices(&rx),
+        vec![
+            e("cert.expired", "bravo", "", 1),
+            e("cert.expired", "charlie", "", 1)
+        ]
+    );
+
+    // Two sweeps racing on the same channel: one of them enqueues, the other nothing.
+    let (r1, r2) = tokio::join!(
+        certkeep_server::notify::sweep::sweep(&t.app, h(3, 10)),
+        certkeep_server::notify::sweep::sweep(&t.app, h(3, 10)),
+    );
+    assert_eq!(r1.unwrap().notices + r2.unwrap().notices, 2);
+    delivery_job::run_once(&t.app, h(3, 10)).await.unwrap();
+    assert_eq!(notices(&rx).len(), 2);
+
+    // Expiring ten minutes before midnight, seen expired by the first run after it: the next
+    // morning's reminder leaves it out (it was told a few hours before), the one after has it.
+    import("delta", h(4, 0) - Duration::minutes(10), h(3, 11)).await;
+    sweep(h(3, 12)).await;
+    assert_eq!(notices(&rx), vec![e("cert.expiring", "delta", "10d", 1)]);
+    sweep(h(3, 23)).await;
+    assert_eq!(notices(&rx), vec![]);
+    sweep(h(4, 0) + Duration::minutes(20)).await;
+    assert_eq!(notices(&rx), vec![e("cert.expired", "delta", "", 1)]);
+    sweep(h(4, 10)).await;
+    assert_eq!(
+        notices(&rx),
+        vec![
+            e("cert.expired", "bravo", "", 1),
+            e("cert.expired", "charlie", "", 1)
+        ]
+    );
+    sweep(h(5, 10)).await;
+    assert_eq!(notices(&rx).len(), 3);
+
+    // Enqueued for version 2, sent after version 3 replaced it: the notice is about version 2.
+    expiry_sweep_job::run_once(&t.app, h(10, 13))
+        .await
+        .unwrap()
+        .unwrap();
+    t.app
+        .certificate_reimport(
+            &at(h(10, 14)),
+            a.id,
+            ReimportCertificateRequest {
+                certificate: leaf_pem(&ca, "alpha.example.test", h(10, 0), h(400, 0)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // And charlie is purged before the day's reminder about it is sent.
+    expiry_sweep_job::run_once(&t.app, h(11, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    t.app
+        .certificate_delete(&at(h(11, 10)), c.id)
+        .await
+        .unwrap();
+    t.app.certificate_purge(&at(h(11, 10)), c.id).await.unwrap();
+    delivery_job::run_once(&t.app, h(11, 11)).await.unwrap();
+    let got = rx.received();
+    let alpha: Vec<_> = got
+        .iter()
+        .flat_map(|r| r.json["certificates"].as_array().unwrap().clone())
+        .filter(|c| c["name"] == "alpha")
+        .collect();
+    assert_eq!(alpha.len(), 1, "{got:?}");
+    assert_eq!(alpha[0]["version"], 2);
+    assert_eq!(alpha[0]["threshold"], "10d");
+    assert_eq!(alpha[0]["days_left"], 9);
+    assert_eq!(
+        alpha[0]["not_after"],
+        v2_end
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+    assert_eq!(
+        notices(&rx),
+        vec![
+            e("cert.expired", "bravo", "", 1),
+            e("cert.expired", "bravo", "", 1),
+            e("cert.expired", "delta", "", 1),
+            e("cert.expired", "delta", "", 1),
+            e("cert.expiring", "alpha", "10d", 2),
+        ],
+        "charlie was purged before its reminder went out"
+    );
     t.stop().await;
 }

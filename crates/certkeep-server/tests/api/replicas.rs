@@ -20,7 +20,13 @@ fn start(dir: &std::path::Path, db: Option<&str>) -> Process {
     start_certkeepd(
         dir,
         db,
-        &["--sweep-interval-secs", "1", "--danger-allow-http-channels"],
+        &[
+            "--sweep-interval-secs",
+            "1",
+            "--sweep-settle-secs",
+            "10",
+            "--danger-allow-http-channels",
+        ],
     )
 }
 
