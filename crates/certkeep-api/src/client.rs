@@ -74,10 +74,30 @@ pub struct Client {
 impl Client {
     /// `base_url` is the server root, e.g. `http://127.0.0.1:8080`.
     pub fn new(base_url: &str, token: Option<String>) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("certkeep-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(transport)?;
+        Client::with_ca(base_url, token, None)
+    }
+
+    /// [`Client::new`] that also trusts the CA certificates in `ca_pem` (PEM), for a server
+    /// whose certificate comes from a private CA.
+    pub fn with_ca(
+        base_url: &str,
+        token: Option<String>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Client, ClientError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("certkeep-client/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+                ClientError::Transport(format!("the CA certificates are not PEM: {e}"))
+            })?;
+            if certs.is_empty() {
+                return Err(ClientError::Transport(
+                    "the CA file holds no PEM certificate".into(),
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(transport)?;
         Ok(Client {
             http,
             base: base_url.trim_end_matches('/').to_string(),

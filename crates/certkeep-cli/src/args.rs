@@ -59,6 +59,10 @@ pub struct GlobalArgs {
     /// Read the API token from this file (surrounding whitespace is ignored).
     #[arg(long, global = true, env = "CERTKEEP_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file for an https:// server (one whose
+    /// certificate comes from a private CA).
+    #[arg(long, global = true, env = "CERTKEEP_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
     /// Output format: aligned tables for people, or the API's JSON objects (pretty-printed).
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table, value_name = "FORMAT")]
     pub output: OutputFormat,

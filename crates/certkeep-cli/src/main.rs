@@ -87,7 +87,13 @@ async fn run(cli: Cli, token: Option<String>) -> Result<(), CliError> {
             "--url `{url}` is not an http:// or https:// URL"
         )));
     }
-    let client = Client::new(&cli.global.url, token)?;
+    let ca = match &cli.global.ca_file {
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            CliError::local(format!("cannot read the CA file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let client = Client::with_ca(&cli.global.url, token, ca.as_deref())?;
     let output = cli.global.output;
     match cli.command {
         Command::Cert(cmd) => cert::run(&client, output, cmd).await,

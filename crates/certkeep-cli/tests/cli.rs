@@ -2104,3 +2104,119 @@ fn line_diff(expected: &str, actual: &str) -> String {
     }
     out
 }
+
+/// An https:// server whose certificate comes from a private CA: `--ca-file` (or
+/// CERTKEEP_CA_FILE) makes the CLI trust it; without it the CLI says it cannot verify.
+#[test]
+fn https_server_with_a_private_ca_needs_ca_file() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let now = OffsetDateTime::now_utc();
+    let ca = Ca::new_root(
+        KeyKind::EcP256,
+        "CLI TLS CA",
+        now - Duration::days(1),
+        now + Duration::days(30),
+    )
+    .unwrap();
+    let leaf = ca
+        .leaf(
+            &LeafSpec::new(
+                "localhost",
+                now - Duration::days(1),
+                now + Duration::days(30),
+            )
+            .dns(["localhost"]),
+        )
+        .unwrap();
+    let cert = data.path().join("server.pem");
+    let key = data.path().join("server.key");
+    let ca_file = data.path().join("ca.pem");
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+    let source = certkeep_server::config::TlsSource::Files {
+        cert: cert.clone(),
+        key: key.clone(),
+    };
+    let config = certkeep_server::config::Config {
+        data_dir: data.path().join("data"),
+        database_url: fresh_postgres_database(),
+        tls: Some(source.clone()),
+        ..Default::default()
+    };
+    let (port, admin) = rt.block_on(async {
+        let app = Arc::new(certkeep_server::app::App::open(&config).await.unwrap());
+        let ctx = certkeep_server::app::RequestCtx {
+            request_id: "test-bootstrap".into(),
+            bearer: None,
+            now: OffsetDateTime::now_utc(),
+        };
+        let admin = app.bootstrap_admin(&ctx).await.unwrap().unwrap().token;
+        let (acceptor, _cert) = certkeep_server::web::tls::setup(&app, &source)
+            .await
+            .unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let listener = certkeep_server::web::tls::listener(tcp, acceptor).unwrap();
+        tokio::spawn(certkeep_server::serve_with(
+            app,
+            listener,
+            certkeep_server::jobs::Schedule::manual(),
+            std::future::pending(),
+        ));
+        (port, admin)
+    });
+    let url = format!("https://localhost:{port}");
+    let cli = || {
+        let mut cmd = bare_cli();
+        cmd.env("CERTKEEP_URL", &url).env("CERTKEEP_TOKEN", &admin);
+        cmd
+    };
+    let out = cli()
+        .args(["cert", "list"])
+        .assert()
+        .failure()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        lossy(&out).contains("cannot reach the server"),
+        "{}",
+        lossy(&out)
+    );
+    let out = cli()
+        .args(["cert", "list", "--output", "json", "--ca-file"])
+        .arg(&ca_file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let page: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(page["items"], serde_json::json!([]));
+    cli()
+        .env("CERTKEEP_CA_FILE", &ca_file)
+        .args(["cert", "list"])
+        .assert()
+        .success();
+    let out = cli()
+        .args(["cert", "list", "--ca-file"])
+        .arg(data.path().join("missing.pem"))
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        lossy(&out).contains("cannot read the CA file"),
+        "{}",
+        lossy(&out)
+    );
+    drop(rt);
+}

@@ -12,6 +12,15 @@ use crate::store::sqlite_url_for;
 pub const DEFAULT_DATA_DIR: &str = "./certkeep-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Where certkeepd's own TLS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// PEM files: the certificate (its chain may follow it in the same file) and the key.
+    Files { cert: PathBuf, key: PathBuf },
+    /// A certificate of the inventory (with its stored chain and key), by id.
+    Inventory(uuid::Uuid),
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -33,6 +42,11 @@ pub struct Config {
     /// How long the expiry sweep gives a newly stored certificate version to become visible to
     /// every replica (its import committing, clocks apart) before taking it up.
     pub sweep_settle: Duration,
+    /// Serve HTTPS with this certificate; plain HTTP when absent.
+    pub tls: Option<TlsSource>,
+    /// How often the TLS certificate is checked for a new version (files rewritten, the
+    /// inventory entry reimported).
+    pub tls_reload: std::time::Duration,
 }
 
 impl Default for Config {
@@ -48,6 +62,8 @@ impl Default for Config {
             public_url: None,
             danger_allow_http_channels: false,
             sweep_settle: Duration::minutes(5),
+            tls: None,
+            tls_reload: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -85,6 +101,8 @@ impl std::fmt::Debug for Config {
                 &self.danger_allow_http_channels,
             )
             .field("sweep_settle", &self.sweep_settle)
+            .field("tls", &self.tls)
+            .field("tls_reload", &self.tls_reload)
             .finish()
     }
 }
@@ -100,7 +118,12 @@ impl Config {
         self.public_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_string())
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .unwrap_or_else(|| format!("{}://{}", self.scheme(), self.listen))
+    }
+
+    /// `https` when serving TLS.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     pub fn root_key_path(&self) -> PathBuf {
@@ -111,10 +134,14 @@ impl Config {
 
     /// Refuse configurations that would be unsafe or cannot work.
     pub fn check(&self) -> Result<()> {
-        if !self.listen.ip().is_loopback() && !self.danger_allow_plaintext_non_loopback {
+        if self.tls.is_none()
+            && !self.listen.ip().is_loopback()
+            && !self.danger_allow_plaintext_non_loopback
+        {
             return Err(Error::InvalidInput(format!(
-                "refusing to serve plain HTTP on non-loopback address {}: put certkeepd behind a TLS \
-                 terminator and pass --danger-allow-plaintext-non-loopback",
+                "refusing to serve plain HTTP on non-loopback address {}: give a certificate \
+                 (--tls-cert-file and --tls-key-file, or --tls-certificate-id), or put certkeepd \
+                 behind a TLS terminator and pass --danger-allow-plaintext-non-loopback",
                 self.listen
             )));
         }

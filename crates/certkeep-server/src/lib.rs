@@ -26,13 +26,18 @@ pub async fn serve(
     serve_with(app, listener, jobs::Schedule::default(), shutdown).await
 }
 
-/// [`serve`] with a chosen job schedule.
-pub async fn serve_with(
+/// [`serve`] with a chosen job schedule, on any listener (plain TCP, or
+/// [`web::tls::TlsListener`]).
+pub async fn serve_with<L>(
     app: Arc<app::App>,
-    listener: TcpListener,
+    listener: L,
     schedule: jobs::Schedule,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let jobs = tokio::spawn(jobs::run(app.clone(), schedule, stop_rx));
     let router = web::router(app.clone());

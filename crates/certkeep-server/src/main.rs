@@ -84,6 +84,39 @@ struct Global {
     #[arg(long, env = "CERTKEEP_SWEEP_SETTLE_SECS", default_value_t = 300, global = true,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     sweep_settle_secs: u64,
+    /// Serve HTTPS with this certificate (PEM or DER; a PEM file may carry the chain after the
+    /// leaf). Needs --tls-key-file. Rewritten files are picked up while running.
+    #[arg(
+        long,
+        env = "CERTKEEP_TLS_CERT_FILE",
+        global = true,
+        value_name = "PATH",
+        requires = "tls_key_file",
+        conflicts_with = "tls_certificate_id"
+    )]
+    tls_cert_file: Option<PathBuf>,
+    /// The private key of --tls-cert-file (PEM or DER, unencrypted).
+    #[arg(
+        long,
+        env = "CERTKEEP_TLS_KEY_FILE",
+        global = true,
+        value_name = "PATH",
+        requires = "tls_cert_file"
+    )]
+    tls_key_file: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from the inventory (its current version, chain and key);
+    /// a reimported version is picked up while running.
+    #[arg(
+        long,
+        env = "CERTKEEP_TLS_CERTIFICATE_ID",
+        global = true,
+        value_name = "ID"
+    )]
+    tls_certificate_id: Option<uuid::Uuid>,
+    /// Seconds between checks for a new TLS certificate.
+    #[arg(long, env = "CERTKEEP_TLS_RELOAD_SECS", default_value_t = 60, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    tls_reload_secs: u64,
     /// Log format.
     #[arg(long, env = "CERTKEEP_LOG_FORMAT", default_value = "text", global = true,
           value_parser = ["text", "json"])]
@@ -152,6 +185,19 @@ impl Global {
             public_url: self.public_url.clone(),
             danger_allow_http_channels: self.danger_allow_http_channels,
             sweep_settle: Duration::seconds(self.sweep_settle_secs as i64),
+            tls: match (
+                &self.tls_cert_file,
+                &self.tls_key_file,
+                self.tls_certificate_id,
+            ) {
+                (Some(cert), Some(key), _) => Some(config::TlsSource::Files {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                (_, _, Some(id)) => Some(config::TlsSource::Inventory(id)),
+                _ => None,
+            },
+            tls_reload: std::time::Duration::from_secs(self.tls_reload_secs),
         })
     }
 }
@@ -216,19 +262,42 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 );
                 println!("{}", t.token);
             }
+            let tls = match &config.tls {
+                Some(source) => {
+                    let (acceptor, cert) = web::tls::setup(&app, source)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tokio::spawn(web::tls::reload_loop(
+                        app.clone(),
+                        source.clone(),
+                        Arc::downgrade(&cert),
+                        config.tls_reload,
+                    ));
+                    Some(acceptor)
+                }
+                None => None,
+            };
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            println!("certkeepd: listening on http://{addr}");
+            println!("certkeepd: listening on {}://{addr}", config.scheme());
             tracing::info!(%addr, database = %config::mask_url(&config.database_url()), "certkeepd started");
             let schedule = certkeep_server::jobs::Schedule {
                 sweep_every: std::time::Duration::from_secs(cli.global.sweep_interval_secs),
                 ..Default::default()
             };
-            certkeep_server::serve_with(app, listener, schedule, shutdown_signal())
-                .await
-                .map_err(|e| format!("server error: {e}"))?;
+            let served = match tls {
+                Some(acceptor) => {
+                    let listener =
+                        web::tls::listener(listener, acceptor).map_err(|e| e.to_string())?;
+                    certkeep_server::serve_with(app, listener, schedule, shutdown_signal()).await
+                }
+                None => {
+                    certkeep_server::serve_with(app, listener, schedule, shutdown_signal()).await
+                }
+            };
+            served.map_err(|e| format!("server error: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Create {

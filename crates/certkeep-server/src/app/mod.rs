@@ -3,6 +3,9 @@
 //! talks to the store directly. Every API action is audited, successful or not.
 
 mod channels;
+mod tls;
+
+pub use tls::{TlsMaterial, tls_files_revision, tls_from_files};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,6 +64,8 @@ pub mod actions {
     pub const CHANNEL_TEST: &str = "channel.test";
     pub const CHANNEL_DELIVERIES: &str = "channel.deliveries";
     pub const SIGNING_KEY_ROTATE: &str = "notification.signing_key_rotate";
+    /// certkeepd read its own TLS certificate and key from the inventory.
+    pub const SERVER_TLS_KEY_LOAD: &str = "server.tls_key_load";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).

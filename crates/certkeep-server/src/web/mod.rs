@@ -5,6 +5,7 @@
 mod api;
 mod error;
 mod extract;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,4 +11,5 @@ mod notifications;
 mod openapi;
 mod replicas;
 mod robustness;
+mod tls;
 mod tokens;
