@@ -68,6 +68,43 @@ impl Default for Config {
     }
 }
 
+/// The settings of a TOML configuration file, as (long option name, value) pairs: each
+/// top-level key is one of certkeepd's long options (`listen`, `database-url` or
+/// `database_url`, …) with a string, integer or boolean value. Flags and `CERTKEEP_*`
+/// environment variables take precedence over the file.
+pub fn read_config_file(path: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::InvalidInput(format!(
+            "cannot read the configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let table: toml::Table = text.parse().map_err(|e| {
+        Error::InvalidInput(format!(
+            "the configuration file {} is not valid TOML: {e}",
+            path.display()
+        ))
+    })?;
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(Error::InvalidInput(format!(
+                        "{}: `{key}` must be a string, an integer or a boolean, not {}",
+                        path.display(),
+                        other.type_str()
+                    )));
+                }
+            };
+            Ok((key.replace('_', "-"), value))
+        })
+        .collect()
+}
+
 /// `scheme://user:****@host/...`: the password of a URL replaced.
 pub fn mask_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -10,7 +10,7 @@ use certkeep_api::{CreateTokenRequest, Role};
 use certkeep_server::app::{App, RequestCtx};
 use certkeep_server::config::{self, Config};
 use certkeep_server::{audit, web};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use time::{Duration, OffsetDateTime};
 
 #[derive(Debug, Parser)]
@@ -28,6 +28,11 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct Global {
+    /// A TOML file of settings: top-level keys are the long options below (`listen =
+    /// "0.0.0.0:8443"`, `database_url = "postgres://…"`, `sweep_interval_secs = 60`, …).
+    /// Flags and CERTKEEP_* variables override it.
+    #[arg(long, env = "CERTKEEP_CONFIG", global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// Data directory: SQLite database and root key file.
     #[arg(long, env = "CERTKEEP_DATA_DIR", default_value = config::DEFAULT_DATA_DIR, global = true)]
     data_dir: PathBuf,
@@ -190,12 +195,19 @@ impl Global {
                 &self.tls_key_file,
                 self.tls_certificate_id,
             ) {
-                (Some(cert), Some(key), _) => Some(config::TlsSource::Files {
+                (Some(_), _, Some(_)) => {
+                    return Err(
+                        "give either tls-cert-file with tls-key-file, or tls-certificate-id".into(),
+                    );
+                }
+                (Some(cert), Some(key), None) => Some(config::TlsSource::Files {
                     cert: cert.clone(),
                     key: key.clone(),
                 }),
-                (_, _, Some(id)) => Some(config::TlsSource::Inventory(id)),
-                _ => None,
+                (Some(_), None, _) => return Err("tls-cert-file needs tls-key-file".into()),
+                (None, Some(_), _) => return Err("tls-key-file needs tls-cert-file".into()),
+                (None, None, Some(id)) => Some(config::TlsSource::Inventory(id)),
+                (None, None, None) => None,
             },
             tls_reload: std::time::Duration::from_secs(self.tls_reload_secs),
         })
@@ -366,9 +378,60 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+/// The configuration file named by `--config PATH`, `--config=PATH` or CERTKEEP_CONFIG.
+fn config_file_path() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(p) = a.to_str().and_then(|s| s.strip_prefix("--config=")) {
+            return Some(PathBuf::from(p));
+        }
+    }
+    std::env::var_os("CERTKEEP_CONFIG").map(PathBuf::from)
+}
+
+/// Parse the command line over the configuration file's settings (they become the options'
+/// defaults, so environment variables and flags override them).
+fn parse_cli() -> Result<Cli, String> {
+    let mut cmd = Cli::command();
+    if let Some(path) = config_file_path() {
+        let settings = config::read_config_file(&path).map_err(|e| e.to_string())?;
+        for (key, value) in settings {
+            let id = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(key.as_str()) && key != "config")
+                .map(|a| a.get_id().clone());
+            let Some(id) = id else {
+                let known: Vec<String> = cmd
+                    .get_arguments()
+                    .filter_map(|a| a.get_long())
+                    .filter(|l| !matches!(*l, "config" | "help" | "version"))
+                    .map(|l| l.replace('-', "_"))
+                    .collect();
+                return Err(format!(
+                    "{}: unknown setting `{}`; the settings are: {}",
+                    path.display(),
+                    key.replace('-', "_"),
+                    known.join(", ")
+                ));
+            };
+            cmd = cmd.mut_arg(id, |a| a.default_value(value));
+        }
+    }
+    Cli::from_arg_matches(&cmd.get_matches()).map_err(|e| e.to_string())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(message) => {
+            eprintln!("certkeepd: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     init_tracing(&cli.global.log_format);
     match run(cli).await {
         Ok(code) => code,

@@ -6,6 +6,7 @@ mod helpers;
 
 mod audit_log;
 mod certificates;
+mod config_file;
 mod durability;
 mod notifications;
 mod openapi;
