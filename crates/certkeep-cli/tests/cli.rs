@@ -79,12 +79,25 @@ impl Server {
             let admin = app.bootstrap_admin(&ctx).await.unwrap().unwrap().token;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(certkeep_server::serve(
+            let Some(source) = &config.tls else {
+                tokio::spawn(certkeep_server::serve(
+                    app,
+                    listener,
+                    std::future::pending(),
+                ));
+                return (format!("http://{addr}"), admin);
+            };
+            let (acceptor, _cert) = certkeep_server::web::tls::setup(&app, source)
+                .await
+                .unwrap();
+            let listener = certkeep_server::web::tls::listener(listener, acceptor).unwrap();
+            tokio::spawn(certkeep_server::serve_with(
                 app,
                 listener,
+                certkeep_server::jobs::Schedule::default(),
                 std::future::pending(),
             ));
-            (format!("http://{addr}"), admin)
+            (format!("https://localhost:{}", addr.port()), admin)
         });
         Server {
             rt,
@@ -2109,11 +2122,6 @@ fn line_diff(expected: &str, actual: &str) -> String {
 /// CERTKEEP_CA_FILE) makes the CLI trust it; without it the CLI says it cannot verify.
 #[test]
 fn https_server_with_a_private_ca_needs_ca_file() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let data = tempfile::tempdir().unwrap();
     let now = OffsetDateTime::now_utc();
     let ca = Ca::new_root(
@@ -2139,39 +2147,14 @@ fn https_server_with_a_private_ca_needs_ca_file() {
     std::fs::write(&cert, &leaf.cert_pem).unwrap();
     std::fs::write(&key, &leaf.key_pem).unwrap();
     std::fs::write(&ca_file, ca.cert_pem()).unwrap();
-    let source = certkeep_server::config::TlsSource::Files {
-        cert: cert.clone(),
-        key: key.clone(),
-    };
-    let config = certkeep_server::config::Config {
-        data_dir: data.path().join("data"),
-        database_url: fresh_postgres_database(),
-        tls: Some(source.clone()),
-        ..Default::default()
-    };
-    let (port, admin) = rt.block_on(async {
-        let app = Arc::new(certkeep_server::app::App::open(&config).await.unwrap());
-        let ctx = certkeep_server::app::RequestCtx {
-            request_id: "test-bootstrap".into(),
-            bearer: None,
-            now: OffsetDateTime::now_utc(),
-        };
-        let admin = app.bootstrap_admin(&ctx).await.unwrap().unwrap().token;
-        let (acceptor, _cert) = certkeep_server::web::tls::setup(&app, &source)
-            .await
-            .unwrap();
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        let listener = certkeep_server::web::tls::listener(tcp, acceptor).unwrap();
-        tokio::spawn(certkeep_server::serve_with(
-            app,
-            listener,
-            certkeep_server::jobs::Schedule::manual(),
-            std::future::pending(),
-        ));
-        (port, admin)
+    let server = Server::start_with(|c| {
+        c.tls = Some(certkeep_server::config::TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
     });
-    let url = format!("https://localhost:{port}");
+    let (url, admin) = (server.url.clone(), server.admin.clone());
+
     let cli = || {
         let mut cmd = bare_cli();
         cmd.env("CERTKEEP_URL", &url).env("CERTKEEP_TOKEN", &admin);
@@ -2218,5 +2201,4 @@ fn https_server_with_a_private_ca_needs_ca_file() {
         "{}",
         lossy(&out)
     );
-    drop(rt);
 }

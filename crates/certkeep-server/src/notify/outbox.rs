@@ -114,6 +114,13 @@ fn summary_line(
     }
 }
 
+fn channel_ref(channel: &ChannelRecord) -> ChannelRef {
+    ChannelRef {
+        id: channel.id,
+        name: channel.name.clone(),
+    }
+}
+
 /// A notification for `channel`.
 pub fn notification(
     channel: &ChannelRecord,
@@ -125,10 +132,7 @@ pub fn notification(
         id: Uuid::now_v7(),
         event,
         time: now,
-        channel: ChannelRef {
-            id: channel.id,
-            name: channel.name.clone(),
-        },
+        channel: channel_ref(channel),
         summary: summary_text(event, &certificates),
         certificates,
     }
@@ -136,18 +140,29 @@ pub fn notification(
 
 /// The outbox row of `n`, waiting for its first attempt.
 pub fn pending_record(n: &Notification) -> Result<OutboxRecord> {
+    pending(n.id, n.channel.id, n.event, n, n.time)
+}
+
+/// An outbox row carrying `stored` (its JSON), waiting for its first attempt.
+fn pending<T: Serialize>(
+    id: Uuid,
+    channel_id: Uuid,
+    event: EventType,
+    stored: &T,
+    now: OffsetDateTime,
+) -> Result<OutboxRecord> {
     Ok(OutboxRecord {
-        id: n.id,
-        channel_id: n.channel.id,
-        event_type: n.event.as_str().to_string(),
-        payload: serde_json::to_string(n)
+        id,
+        channel_id,
+        event_type: event.as_str().to_string(),
+        payload: serde_json::to_string(stored)
             .map_err(|e| Error::Internal(format!("notification payload: {e}")))?,
         status: STATUS_PENDING.to_string(),
         attempts: 0,
-        next_attempt_at: n.time,
+        next_attempt_at: now,
         last_error: None,
         last_status_code: None,
-        created_at: n.time,
+        created_at: now,
         delivered_at: None,
     })
 }
@@ -258,27 +273,11 @@ pub async fn enqueue_refs(
             id: Uuid::now_v7(),
             event,
             time: now,
-            channel: ChannelRef {
-                id: channel.id,
-                name: channel.name.clone(),
-            },
+            channel: channel_ref(channel),
             summary: summary_line(event, chunk.len(), None, days, threshold),
             refs: chunk.iter().map(|d| d.0.clone()).collect(),
         };
-        let record = OutboxRecord {
-            id: stored.id,
-            channel_id: channel.id,
-            event_type: event.as_str().to_string(),
-            payload: serde_json::to_string(&Stored::Refs(stored))
-                .map_err(|e| Error::Internal(format!("notification payload: {e}")))?,
-            status: STATUS_PENDING.to_string(),
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            last_status_code: None,
-            created_at: now,
-            delivered_at: None,
-        };
+        let record = pending(stored.id, channel.id, event, &Stored::Refs(stored), now)?;
         app.store.outbox_insert(tx, &record).await?;
         count += 1;
     }

@@ -502,6 +502,24 @@ async fn lifecycle_events_are_enqueued_with_the_change_and_delivered_signed() {
     t.stop().await;
 }
 
+/// The receiver's notices since the last call, as sorted (event type, name, threshold, version).
+fn notices(rx: &Receiver) -> Vec<(String, String, String, u64)> {
+    let mut out = Vec::new();
+    for r in rx.received() {
+        for c in r.json["certificates"].as_array().unwrap() {
+            out.push((
+                r.json["type"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+                c["threshold"].as_str().unwrap_or("").to_string(),
+                c["version"].as_u64().unwrap(),
+            ));
+        }
+    }
+    rx.clear();
+    out.sort();
+    out
+}
+
 /// Run the sweep and the worker at `at`; return the notices the receiver got, as
 /// (event type, certificate name, threshold).
 async fn day(t: &TestApp, rx: &Receiver, at: OffsetDateTime) -> Vec<(String, String, String)> {
@@ -511,18 +529,10 @@ async fn day(t: &TestApp, rx: &Receiver, at: OffsetDateTime) -> Vec<(String, Str
         .unwrap()
         .expect("the sweep lease is free");
     delivery_job::run_once(&t.app, at).await.unwrap();
-    let mut out = Vec::new();
-    for r in rx.received() {
-        for c in r.json["certificates"].as_array().unwrap() {
-            out.push((
-                r.json["type"].as_str().unwrap().to_string(),
-                c["name"].as_str().unwrap().to_string(),
-                c["threshold"].as_str().unwrap_or("").to_string(),
-            ));
-        }
-    }
-    out.sort();
-    out
+    notices(rx)
+        .into_iter()
+        .map(|(event, name, threshold, _)| (event, name, threshold))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -792,24 +802,6 @@ async fn the_signing_key_rotates_with_an_overlap() {
     assert_eq!(kids2[1], kids[0]);
     assert!(!kids2.contains(&old_kid.as_str()));
     t.stop().await;
-}
-
-/// The receiver's notices since the last call, as sorted (event type, name, threshold, version).
-fn notices(rx: &Receiver) -> Vec<(String, String, String, u64)> {
-    let mut out = Vec::new();
-    for r in rx.received() {
-        for c in r.json["certificates"].as_array().unwrap() {
-            out.push((
-                r.json["type"].as_str().unwrap().to_string(),
-                c["name"].as_str().unwrap().to_string(),
-                c["threshold"].as_str().unwrap_or("").to_string(),
-                c["version"].as_u64().unwrap(),
-            ));
-        }
-    }
-    rx.clear();
-    out.sort();
-    out
 }
 
 /// Certificates stored, replaced, edited and purged at chosen times between sweeps; channel
