@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod acme;
 #[cfg(feature = "client")]
 mod client;
+pub use acme::*;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};
 
@@ -64,6 +66,8 @@ impl CertificateStatus {
 #[serde(rename_all = "snake_case")]
 pub enum CertificateSource {
     Imported,
+    /// Ordered from an ACME CA by certkeep.
+    Ordered,
 }
 
 /// Everything known about a certificate entry (its current version).

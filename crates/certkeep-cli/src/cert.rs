@@ -372,6 +372,7 @@ fn metadata_full(m: &CertificateMetadata) -> KeyValues {
             "source",
             match m.source {
                 certkeep_api::CertificateSource::Imported => "imported",
+                certkeep_api::CertificateSource::Ordered => "ordered",
             },
         )
         .add("created", time(m.created_at))

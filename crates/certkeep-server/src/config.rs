@@ -30,6 +30,13 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Let notification channels use plain `http://` endpoints and SMTP without TLS.
     pub danger_allow_http_channels: bool,
+    /// Where certkeep answers ACME HTTP-01 challenges (`/.well-known/acme-challenge/`); off when absent.
+    pub acme_http_listen: Option<SocketAddr>,
+    /// The recursive resolver DNS-01 checks ask for NS sets and CNAMEs; the first
+    /// `nameserver` of /etc/resolv.conf when absent.
+    pub acme_dns_resolver: Option<SocketAddr>,
+    /// The port of authoritative nameservers, asked directly for DNS-01 propagation (53).
+    pub acme_dns_port: u16,
 }
 
 impl Default for Config {
@@ -44,6 +51,9 @@ impl Default for Config {
             danger_allow_plaintext_non_loopback: false,
             public_url: None,
             danger_allow_http_channels: false,
+            acme_http_listen: None,
+            acme_dns_resolver: None,
+            acme_dns_port: 53,
         }
     }
 }
@@ -80,6 +90,9 @@ impl std::fmt::Debug for Config {
                 "danger_allow_http_channels",
                 &self.danger_allow_http_channels,
             )
+            .field("acme_http_listen", &self.acme_http_listen)
+            .field("acme_dns_resolver", &self.acme_dns_resolver)
+            .field("acme_dns_port", &self.acme_dns_port)
             .finish()
     }
 }

@@ -74,6 +74,20 @@ struct Global {
     /// Let notification channels send to plain http:// endpoints and SMTP without TLS.
     #[arg(long, env = "CERTKEEP_DANGER_ALLOW_HTTP_CHANNELS", global = true)]
     danger_allow_http_channels: bool,
+    /// Answer ACME HTTP-01 challenges on this address (port 80 as the CA sees it); off when absent.
+    #[arg(long, env = "CERTKEEP_ACME_HTTP_LISTEN", global = true)]
+    acme_http_listen: Option<SocketAddr>,
+    /// Recursive resolver for DNS-01 checks (default: the first nameserver of /etc/resolv.conf).
+    #[arg(long, env = "CERTKEEP_ACME_DNS_RESOLVER", global = true)]
+    acme_dns_resolver: Option<SocketAddr>,
+    /// Port of the authoritative nameservers asked directly for DNS-01 propagation.
+    #[arg(
+        long,
+        env = "CERTKEEP_ACME_DNS_PORT",
+        default_value_t = 53,
+        global = true
+    )]
+    acme_dns_port: u16,
     /// Seconds between expiry sweeps (each replica tries; one at a time holds the lease).
     #[arg(long, env = "CERTKEEP_SWEEP_INTERVAL_SECS", default_value_t = 300, global = true,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -145,6 +159,9 @@ impl Global {
             danger_allow_plaintext_non_loopback: self.danger_allow_plaintext_non_loopback,
             public_url: self.public_url.clone(),
             danger_allow_http_channels: self.danger_allow_http_channels,
+            acme_http_listen: self.acme_http_listen,
+            acme_dns_resolver: self.acme_dns_resolver,
+            acme_dns_port: self.acme_dns_port,
         })
     }
 }

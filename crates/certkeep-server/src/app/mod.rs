@@ -2,7 +2,11 @@
 //! in one place. HTTP handlers, the offline admin commands and jobs all call these; none of them
 //! talks to the store directly. Every API action is audited, successful or not.
 
+mod acme;
 mod channels;
+mod orders;
+
+pub use orders::OrderRun;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -61,6 +65,19 @@ pub mod actions {
     pub const CHANNEL_TEST: &str = "channel.test";
     pub const CHANNEL_DELIVERIES: &str = "channel.deliveries";
     pub const SIGNING_KEY_ROTATE: &str = "notification.signing_key_rotate";
+    pub const ACME_ACCOUNT_CREATE: &str = "acme_account.create";
+    pub const ACME_ACCOUNT_LIST: &str = "acme_account.list";
+    pub const ACME_ACCOUNT_READ: &str = "acme_account.read";
+    pub const ACME_ACCOUNT_DELETE: &str = "acme_account.delete";
+    pub const DNS_PROVIDER_CREATE: &str = "dns_provider.create";
+    pub const DNS_PROVIDER_LIST: &str = "dns_provider.list";
+    pub const DNS_PROVIDER_READ: &str = "dns_provider.read";
+    pub const DNS_PROVIDER_DELETE: &str = "dns_provider.delete";
+    pub const ORDER_CREATE: &str = "order.create";
+    pub const ORDER_LIST: &str = "order.list";
+    pub const ORDER_READ: &str = "order.read";
+    /// The order job's run of an order: success (issued) or failed, by no token.
+    pub const ORDER_ISSUE: &str = "order.issue";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
@@ -98,6 +115,8 @@ pub struct Policy {
     pub public_url: String,
     /// Notification endpoints may be plain `http://` (and SMTP without TLS).
     pub allow_http_channels: bool,
+    /// ACME ordering: the HTTP-01 listener and where DNS questions go.
+    pub acme: crate::acme::Settings,
 }
 
 pub struct App {
@@ -339,6 +358,7 @@ impl App {
                 deleted_retention: config.deleted_retention,
                 public_url: config.public_url(),
                 allow_http_channels: config.danger_allow_http_channels,
+                acme: crate::acme::Settings::from_config(config),
             },
             signing: std::sync::RwLock::new(Arc::new(signing)),
             signing_stored: std::sync::Mutex::new(signing_stored),
@@ -402,7 +422,10 @@ impl App {
             description: rec.description.clone(),
             group: rec.group.clone(),
             labels: rec.labels.clone(),
-            source: CertificateSource::Imported,
+            source: match rec.source.as_str() {
+                "ordered" => CertificateSource::Ordered,
+                _ => CertificateSource::Imported,
+            },
             status: self.status(rec, now),
             subject: i.subject.clone(),
             issuer: i.issuer.clone(),

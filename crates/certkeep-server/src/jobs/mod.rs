@@ -61,6 +61,71 @@ pub mod delivery_job {
     }
 }
 
+/// Run the unfinished ACME orders, each on one replica at a time (a lease per order).
+pub mod order_job {
+    use super::*;
+    use crate::app::OrderRun;
+
+    /// Longest an order's lease lasts: validation, DNS propagation and issuance fit in it; a
+    /// replica that died mid-order leaves it to another once it lapses.
+    const LEASE: time::Duration = time::Duration::minutes(15);
+    /// Orders taken up per round, run at the same time.
+    const BATCH: u32 = 32;
+
+    /// What one round did.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct OrderReport {
+        pub issued: usize,
+        pub failed: usize,
+        /// Held by another replica, or finished meanwhile.
+        pub skipped: usize,
+    }
+
+    pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<OrderReport> {
+        let orders = app.store.orders_unfinished(BATCH).await?;
+        let runs = orders.iter().map(|o| async move {
+            let lease = format!("acme_order:{}", o.id);
+            if !app
+                .store
+                .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
+                .await?
+                || !app.store.order_start(o.id, now).await?
+            {
+                return Ok(None);
+            }
+            let run = app.order_run(o, now).await;
+            app.store.lease_release(&lease, &app.instance_id).await?;
+            run.map(Some)
+        });
+        let mut report = OrderReport::default();
+        for r in futures_util::future::join_all(runs).await {
+            match r? {
+                Some(OrderRun::Issued(_)) => report.issued += 1,
+                Some(OrderRun::Failed) => report.failed += 1,
+                None => report.skipped += 1,
+            }
+        }
+        Ok(report)
+    }
+}
+
+async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                match order_job::run_once(&app, OffsetDateTime::now_utc()).await {
+                    Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 async fn purge_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -125,6 +190,8 @@ pub struct Schedule {
     pub manual: bool,
     pub sweep_every: Duration,
     pub delivery_poll: Duration,
+    /// How often unfinished ACME orders are looked for.
+    pub order_poll: Duration,
 }
 
 impl Default for Schedule {
@@ -133,6 +200,7 @@ impl Default for Schedule {
             manual: false,
             sweep_every: Duration::from_secs(300),
             delivery_poll: Duration::from_secs(2),
+            order_poll: Duration::from_secs(2),
         }
     }
 }
@@ -154,6 +222,7 @@ pub async fn run(app: Arc<App>, schedule: Schedule, shutdown: watch::Receiver<bo
     tokio::join!(
         purge_loop(app.clone(), shutdown.clone()),
         sweep_loop(app.clone(), schedule.sweep_every, shutdown.clone()),
+        order_loop(app.clone(), schedule.order_poll, shutdown.clone()),
         delivery_loop(app, schedule.delivery_poll, shutdown),
     );
 }

@@ -22,16 +22,22 @@ pub enum EventType {
     CertDeleted,
     #[serde(rename = "channel.test")]
     ChannelTest,
+    #[serde(rename = "cert.issued")]
+    CertIssued,
+    #[serde(rename = "cert.order_failed")]
+    CertOrderFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::CertExpiring,
         EventType::CertExpired,
         EventType::CertImported,
         EventType::CertReimported,
         EventType::CertDeleted,
         EventType::ChannelTest,
+        EventType::CertIssued,
+        EventType::CertOrderFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,8 @@ impl EventType {
             EventType::CertReimported => "cert.reimported",
             EventType::CertDeleted => "cert.deleted",
             EventType::ChannelTest => "channel.test",
+            EventType::CertIssued => "cert.issued",
+            EventType::CertOrderFailed => "cert.order_failed",
         }
     }
 

@@ -97,6 +97,8 @@ pub fn summary_text(event: EventType, certs: &[CertificateSummary]) -> String {
         EventType::CertReimported => format!("{who} replaced by a new version"),
         EventType::CertDeleted => format!("{who} deleted"),
         EventType::ChannelTest => "Test notification from certkeep".to_string(),
+        EventType::CertIssued => format!("{who} issued by the CA"),
+        EventType::CertOrderFailed => format!("{who} could not be ordered"),
     }
 }
 

@@ -1,0 +1,63 @@
+-- ACME ordering: CA accounts, DNS-01 providers, orders and the HTTP-01 answers served while
+-- an order is validated. Secrets (account keys, TSIG secrets) are sealed by the keyring.
+
+CREATE TABLE acme_accounts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    directory_url TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    eab_kid TEXT,
+    ca_root_pem TEXT,
+    -- instant-acme's account credentials (JSON with the PKCS#8 key), sealed.
+    credentials_sealed BYTEA NOT NULL,
+    account_url TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE dns_providers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    -- Non-secret settings (JSON): server, zone, key name and algorithm, deadline.
+    config TEXT NOT NULL,
+    -- The TSIG secret, sealed; empty for providers without a secret.
+    secret_sealed BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE acme_orders (
+    id TEXT PRIMARY KEY,
+    -- The inventory entry once issued.
+    cert_id TEXT,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    group_name TEXT,
+    labels TEXT NOT NULL,
+    domains TEXT NOT NULL,
+    key_type TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES acme_accounts (id),
+    challenge TEXT NOT NULL,
+    dns_provider_id TEXT REFERENCES dns_providers (id),
+    status TEXT NOT NULL,
+    -- Why it failed: the CA's problem document (JSON) and the domain whose validation failed.
+    error TEXT,
+    problem TEXT,
+    failed_domain TEXT,
+    order_url TEXT,
+    attempts BIGINT NOT NULL,
+    created_by TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX acme_orders_status ON acme_orders (status, created_at, id);
+CREATE INDEX acme_orders_created ON acme_orders (created_at, id);
+
+CREATE TABLE acme_http_challenges (
+    token TEXT PRIMARY KEY,
+    key_authorization TEXT NOT NULL,
+    order_id TEXT NOT NULL REFERENCES acme_orders (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL
+);

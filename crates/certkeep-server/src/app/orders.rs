@@ -1,0 +1,551 @@
+//! Use-cases of certificate orders: a Manager orders, readers follow the order, and the order
+//! job runs it: the key is generated here and sealed, the CA validates the domains, and the
+//! issued chain becomes an inventory entry (`source: ordered`) exactly as an import would,
+//! with `cert.issued` in the same transaction, or the order fails with the CA's reason and
+//! `cert.order_failed`.
+
+use std::collections::BTreeSet;
+
+use certkeep_api::{
+    AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderList,
+    OrderStatus, Role,
+};
+use serde_json::json;
+use time::OffsetDateTime;
+use tracing::instrument;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::acme::{account_context, provider_config, provider_context};
+use super::{App, EntryMeta, RequestCtx, actions, whole_second};
+use crate::acme::{self, Failure, OrderHooks, Solver, dns};
+use crate::audit::{self, NewEvent};
+use crate::authz::Principal;
+use crate::domain;
+use crate::error::{Error, Result};
+use crate::notify::channels;
+use crate::notify::event::EventType;
+use crate::notify::outbox;
+use crate::pki::{self, BundleInput, CertInfo};
+use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
+
+/// Most names in one order (Let's Encrypt's limit).
+const MAX_DOMAINS: usize = 100;
+/// Most orders one listing returns.
+const LIST_LIMIT: u32 = 1000;
+
+fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
+    let bad = |what: &str| Error::Internal(format!("order {}: stored {what} is unknown", o.id));
+    Ok(OrderInfo {
+        id: o.id,
+        name: o.name.clone(),
+        description: o.description.clone(),
+        domains: o.domains.clone(),
+        key_type: KeyType::parse(&o.key_type).ok_or_else(|| bad("key type"))?,
+        account_id: o.account_id,
+        challenge: ChallengeType::parse(&o.challenge).ok_or_else(|| bad("challenge"))?,
+        dns_provider_id: o.dns_provider_id,
+        group: o.group.clone(),
+        labels: o.labels.clone(),
+        status: OrderStatus::parse(&o.status).ok_or_else(|| bad("status"))?,
+        error: o.error.clone(),
+        problem: o
+            .problem
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<AcmeProblem>(p).ok()),
+        failed_domain: o.failed_domain.clone(),
+        certificate_id: o.cert_id,
+        attempts: o.attempts,
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+        finished_at: o.finished_at,
+    })
+}
+
+/// Lowercased, checked, deduplicated names; a wildcard only as the whole first label.
+fn validate_domains(domains: &[String], challenge: ChallengeType) -> Result<Vec<String>> {
+    if domains.is_empty() {
+        return Err(Error::InvalidInput("`domains` is empty".into()));
+    }
+    if domains.len() > MAX_DOMAINS {
+        return Err(Error::InvalidInput(format!(
+            "`domains` has {} names; an order holds at most {MAX_DOMAINS}",
+            domains.len()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(domains.len());
+    for (i, d) in domains.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let lower = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wildcard, base) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        let labels: Vec<&str> = base.split('.').collect();
+        let valid = labels.len() >= 2
+            && base.len() <= 253
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` {d:?} is not a DNS name with at least two labels (a wildcard only as `*.` in front)"
+            )));
+        }
+        if wildcard && challenge != ChallengeType::Dns01 {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` {d:?} is a wildcard; wildcards need `challenge` dns-01"
+            )));
+        }
+        if !seen.insert(lower.clone()) {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` {d:?} is given twice"
+            )));
+        }
+        out.push(lower);
+    }
+    Ok(out)
+}
+
+/// The entry an order would become, for scoping and describing a failure before there is one.
+fn prospective_record(o: &OrderRecord, now: OffsetDateTime) -> CertificateRecord {
+    CertificateRecord {
+        id: o.id,
+        name: o.name.clone(),
+        description: o.description.clone(),
+        group: o.group.clone(),
+        labels: o.labels.clone(),
+        source: "ordered".into(),
+        current_version: 0,
+        info: CertInfo {
+            subject: String::new(),
+            issuer: String::new(),
+            serial: String::new(),
+            domains: o.domains.clone(),
+            ip_addresses: Vec::new(),
+            not_before: now,
+            not_after: now,
+            key_algorithm: String::new(),
+            key_size: None,
+            key_curve: None,
+            signature_algorithm: String::new(),
+            fingerprint_sha256: String::new(),
+            is_ca: false,
+            x509_version: 3,
+        },
+        has_private_key: false,
+        chain_length: 0,
+        chain_complete: false,
+        chain_issues: Vec::new(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+}
+
+/// Keeps HTTP-01 answers where the challenge listener finds them (any replica), and the
+/// order's URL at the CA.
+struct StoreHooks<'a> {
+    app: &'a App,
+    order_id: Uuid,
+    now: OffsetDateTime,
+}
+
+impl OrderHooks for StoreHooks<'_> {
+    async fn publish_http01(&self, token: &str, key_authorization: &str) -> Result<(), Failure> {
+        self.app
+            .store
+            .http_challenge_put(token, key_authorization, self.order_id, self.now)
+            .await
+            .map_err(|e| Failure::new(format!("cannot store the HTTP-01 answer: {e}")))
+    }
+
+    async fn order_url(&self, url: &str) {
+        if let Err(e) = self.app.store.order_set_url(self.order_id, url).await {
+            tracing::warn!(order_id = %self.order_id, error = %e, "cannot record the order URL");
+        }
+    }
+}
+
+/// What one run of an order came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderRun {
+    Issued(Uuid),
+    Failed,
+}
+
+impl App {
+    fn visible_order(
+        &self,
+        p: &Principal,
+        o: Option<OrderRecord>,
+        id: Uuid,
+    ) -> Result<OrderRecord> {
+        o.filter(|o| p.reaches_group(o.group.as_deref()))
+            .ok_or_else(|| Error::NotFound(format!("order {id} not found")))
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn order_create(
+        &self,
+        ctx: &RequestCtx,
+        req: CreateOrderRequest,
+    ) -> Result<OrderInfo> {
+        const ACTION: &str = actions::ORDER_CREATE;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let id = Uuid::now_v7();
+        let target = id.to_string();
+        let result = async {
+            let group = match (&req.group, &p.group) {
+                (Some(g), _) if !g.trim().is_empty() => Some(domain::validate_group(g)?),
+                (_, Some(mine)) => Some(mine.clone()),
+                _ => None,
+            };
+            p.require(Role::Manager, group.as_deref(), "ordering a certificate")?;
+            let meta = EntryMeta {
+                name: domain::validate_name("name", &req.name)?,
+                description: domain::validate_description(req.description.as_deref().unwrap_or(""))?,
+                group,
+                labels: domain::validate_labels(&req.labels)?,
+            };
+            let domains = validate_domains(&req.domains, req.challenge)?;
+            match (req.challenge, req.dns_provider_id) {
+                (ChallengeType::Dns01, None) => {
+                    return Err(Error::InvalidInput(
+                        "`dns_provider_id` is required with `challenge` dns-01".into(),
+                    ));
+                }
+                (ChallengeType::Dns01, Some(pid)) => {
+                    if self.store.dns_provider_get(pid).await?.is_none() {
+                        return Err(Error::InvalidInput(format!(
+                            "`dns_provider_id` {pid} names no DNS provider"
+                        )));
+                    }
+                }
+                (ChallengeType::Http01, Some(_)) => {
+                    return Err(Error::InvalidInput(
+                        "`dns_provider_id` applies only to `challenge` dns-01".into(),
+                    ));
+                }
+                (ChallengeType::Http01, None) => {
+                    if self.policy.acme.http_listen.is_none() {
+                        return Err(Error::InvalidInput(
+                            "`challenge` http-01 needs this server's HTTP-01 listener, which is off (start certkeepd with --acme-http-listen)".into(),
+                        ));
+                    }
+                }
+            }
+            if self.store.acme_account_get(req.account_id).await?.is_none() {
+                return Err(Error::InvalidInput(format!(
+                    "`account_id` {} names no ACME account",
+                    req.account_id
+                )));
+            }
+            let now = whole_second(ctx.now);
+            let rec = OrderRecord {
+                id,
+                cert_id: None,
+                name: meta.name,
+                description: meta.description,
+                group: meta.group,
+                labels: meta.labels,
+                domains,
+                key_type: req.key_type.unwrap_or_default().as_str().to_string(),
+                account_id: req.account_id,
+                challenge: req.challenge.as_str().to_string(),
+                dns_provider_id: req.dns_provider_id,
+                status: OrderStatus::Pending.as_str().to_string(),
+                error: None,
+                problem: None,
+                failed_domain: None,
+                order_url: None,
+                attempts: 0,
+                created_by: Some(p.token_id),
+                created_at: now,
+                updated_at: now,
+                finished_at: None,
+            };
+            let mut tx = self.store.begin_write().await?;
+            self.store.order_insert(&mut tx, &rec).await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                json!({"name": rec.name, "domains": rec.domains, "challenge": rec.challenge, "account_id": rec.account_id}),
+            )
+            .await?;
+            tx.commit().await?;
+            order_info(&rec)
+        }
+        .await;
+        self.finish_write(
+            ctx,
+            &p,
+            ACTION,
+            Some(&target),
+            result,
+            json!({"name": req.name}),
+        )
+        .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn order_list(&self, ctx: &RequestCtx) -> Result<OrderList> {
+        const ACTION: &str = actions::ORDER_LIST;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "listing orders")?;
+            let rows = self.store.order_list(LIST_LIMIT).await?;
+            Ok(OrderList {
+                items: rows
+                    .iter()
+                    .filter(|o| p.reaches_group(o.group.as_deref()))
+                    .map(order_info)
+                    .collect::<Result<_>>()?,
+            })
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, None, result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, order_id = %id))]
+    pub async fn order_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<OrderInfo> {
+        const ACTION: &str = actions::ORDER_READ;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "reading an order")?;
+            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            order_info(&o)
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    /// Run `order` (already marked validating by the caller, who holds its lease) to its end.
+    #[instrument(skip_all, fields(order_id = %order.id))]
+    pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
+        let key_type = KeyType::parse(&order.key_type).unwrap_or_default();
+        let outcome = self.order_obtain(order, key_type, now).await;
+        let mut tx = self.store.begin_write().await?;
+        self.store.http_challenges_clear(&mut tx, order.id).await?;
+        let (run, audit_outcome, detail) = match outcome {
+            Ok((chain_pem, key_pkcs8)) => {
+                let rec = self
+                    .order_store_issued(&mut tx, order, &chain_pem, &key_pkcs8, now)
+                    .await?;
+                let detail = json!({
+                    "name": rec.name,
+                    "certificate_id": rec.id,
+                    "fingerprint_sha256": rec.info.fingerprint_sha256,
+                    "domains": rec.info.domains,
+                });
+                (OrderRun::Issued(rec.id), AuditOutcome::Success, detail)
+            }
+            Err(f) => {
+                self.order_store_failed(&mut tx, order, &f, now).await?;
+                let detail = json!({
+                    "name": order.name,
+                    "error": f.message,
+                    "failed_domain": f.domain,
+                });
+                (OrderRun::Failed, AuditOutcome::Failed, detail)
+            }
+        };
+        audit::append(
+            &self.store,
+            &mut tx,
+            NewEvent {
+                time: now,
+                token_id: None,
+                action: actions::ORDER_ISSUE.to_string(),
+                target: Some(order.id.to_string()),
+                outcome: audit_outcome,
+                request_id: format!("job:acme_order:{}", order.id),
+                detail,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), or why not.
+    async fn order_obtain(
+        &self,
+        order: &OrderRecord,
+        key_type: KeyType,
+        now: OffsetDateTime,
+    ) -> std::result::Result<(String, Zeroizing<Vec<u8>>), Failure> {
+        let internal = |e: Error| Failure::new(e.to_string());
+        let account_rec = self
+            .store
+            .acme_account_get(order.account_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Failure::new(format!("ACME account {} is gone", order.account_id)))?;
+        let creds = self
+            .keyring
+            .open(
+                &account_context(account_rec.id),
+                &account_rec.credentials_sealed,
+            )
+            .map_err(internal)?;
+        let creds = std::str::from_utf8(&creds)
+            .map_err(|_| Failure::new("stored account credentials are not UTF-8"))?;
+        let account = acme::account(creds, account_rec.ca_root_pem.as_deref()).await?;
+        let provider = match order.dns_provider_id {
+            Some(pid) => {
+                let rec = self
+                    .store
+                    .dns_provider_get(pid)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| Failure::new(format!("DNS provider {pid} is gone")))?;
+                let c = provider_config(&rec).map_err(internal)?;
+                let secret = self
+                    .keyring
+                    .open(&provider_context(pid), &rec.secret_sealed)
+                    .map_err(internal)?;
+                Some((
+                    dns::Rfc2136 {
+                        server: c.server,
+                        zone: dns::parse_name("zone", &c.zone).map_err(Failure::new)?,
+                        key_name: dns::parse_name("tsig_key_name", &c.tsig_key_name)
+                            .map_err(Failure::new)?,
+                        algorithm: c.tsig_algorithm,
+                        secret,
+                    },
+                    c.propagation_timeout_seconds,
+                ))
+            }
+            None => None,
+        };
+        let solver = match &provider {
+            Some((p, timeout)) => Solver::Dns01 {
+                provider: p,
+                lookup: self.policy.acme.lookup,
+                propagation_timeout: std::time::Duration::from_secs(u64::from(*timeout)),
+            },
+            None => Solver::Http01,
+        };
+        let key = tokio::task::spawn_blocking(move || acme::generate_key(key_type))
+            .await
+            .map_err(|e| Failure::new(format!("key generation task failed: {e}")))??;
+        let hooks = StoreHooks {
+            app: self,
+            order_id: order.id,
+            now,
+        };
+        let chain = acme::run_order(&account, &order.domains, &key, &solver, &hooks).await?;
+        Ok((chain, Zeroizing::new(key.serialize_der())))
+    }
+
+    /// Store the issued chain as an inventory entry, like an import, and notify `cert.issued`.
+    async fn order_store_issued(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        chain_pem: &str,
+        key_pkcs8: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<CertificateRecord> {
+        let bundle = pki::parse_bundle(&BundleInput {
+            certificate: chain_pem.as_bytes(),
+            private_key: Some(key_pkcs8),
+            chain: &[],
+            password: None,
+        })
+        .map_err(|e| {
+            Error::Internal(format!(
+                "the CA's chain for order {} does not parse: {e}",
+                order.id
+            ))
+        })?;
+        let meta = EntryMeta {
+            name: order.name.clone(),
+            description: order.description.clone(),
+            group: order.group.clone(),
+            labels: order.labels.clone(),
+        };
+        let (mut rec, mut ver) =
+            self.build_records(None, Uuid::now_v7(), 1, &meta, &bundle, now)?;
+        rec.source = "ordered".into();
+        ver.created_by = order.created_by;
+        self.store.certificate_insert(tx, &rec, &ver).await?;
+        self.store
+            .order_finish(
+                tx,
+                order.id,
+                &OrderOutcome {
+                    status: OrderStatus::Issued.as_str(),
+                    cert_id: Some(rec.id),
+                    error: None,
+                    problem: None,
+                    failed_domain: None,
+                },
+                whole_second(now),
+            )
+            .await?;
+        outbox::enqueue_lifecycle(self, tx, EventType::CertIssued, &[&rec], now).await?;
+        Ok(rec)
+    }
+
+    /// Record the failure and notify `cert.order_failed` with the reason.
+    async fn order_store_failed(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        f: &Failure,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        tracing::warn!(order_id = %order.id, error = %f.message, "order failed");
+        let problem = f
+            .problem
+            .as_ref()
+            .map(|p| serde_json::to_string(p).unwrap_or_default());
+        self.store
+            .order_finish(
+                tx,
+                order.id,
+                &OrderOutcome {
+                    status: OrderStatus::Failed.as_str(),
+                    cert_id: None,
+                    error: Some(f.message.clone()),
+                    problem,
+                    failed_domain: f.domain.clone(),
+                },
+                whole_second(now),
+            )
+            .await?;
+        let prospective = prospective_record(order, now);
+        let event = EventType::CertOrderFailed;
+        for ch in self.store.channels_enabled_in(tx).await? {
+            if !channels::wants(&ch, event) || !channels::covers(&ch, &prospective) {
+                continue;
+            }
+            let mut summary = outbox::summary(&prospective, now, &self.policy.public_url, None);
+            summary.url = format!(
+                "{}/api/v1/orders/{}",
+                self.policy.public_url.trim_end_matches('/'),
+                order.id
+            );
+            let mut n = outbox::notification(&ch, event, vec![summary], now);
+            n.summary = format!("{}: {}", n.summary, f.message);
+            self.store
+                .outbox_insert(tx, &outbox::pending_record(&n)?)
+                .await?;
+            self.delivery_wakeup.notify_one();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,621 @@
+//! ACME ordering against real peers: Pebble validating HTTP-01 against certkeep's challenge
+//! listener and DNS-01 through BIND, with records written by RFC 2136 + TSIG. Orders run when
+//! the test calls `order_job::run_once`, as the scheduler would.
+
+use certkeep_api::{
+    CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
+    CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DownloadPart, DownloadQuery,
+    EabCredentials, KeyType, OrderInfo, OrderStatus, Role, TsigAlgorithm,
+};
+use certkeep_server::jobs::order_job;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::acme_peers::{
+    BLOCKED_DOMAIN, Bind, EAB_HMAC, EAB_KID, Pebble, TSIG_KEY_NAME, ZONE, openssl_verify,
+    tools_available,
+};
+use crate::helpers::{TestApp, test_config};
+
+struct Env {
+    t: TestApp,
+    bind: Bind,
+    pebble: Pebble,
+}
+
+async fn env(eab_required: bool) -> Env {
+    let bind = Bind::start();
+    let pebble = Pebble::start(&bind, eab_required);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path()).await;
+    config.danger_allow_http_channels = true;
+    config.public_url = Some("https://certkeep.example.test".into());
+    config.acme_http_listen = Some(format!("127.0.0.1:{}", pebble.http_port).parse().unwrap());
+    config.acme_dns_resolver = Some(bind.addr());
+    config.acme_dns_port = bind.port;
+    let t = TestApp::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await;
+    Env { t, bind, pebble }
+}
+
+fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
+    CreateAcmeAccountRequest {
+        name: "pebble".into(),
+        directory: pebble.directory_url.clone(),
+        contact: vec!["ops@example.com".into()],
+        terms_of_service_agreed: true,
+        eab: None,
+        ca_root_pem: Some(pebble.tls_root_pem.clone()),
+    }
+}
+
+fn provider_request(server: String, secret: String) -> CreateDnsProviderRequest {
+    CreateDnsProviderRequest {
+        name: "bind".into(),
+        kind: None,
+        server,
+        zone: ZONE.into(),
+        tsig_key_name: TSIG_KEY_NAME.into(),
+        tsig_algorithm: TsigAlgorithm::HmacSha256,
+        tsig_secret: secret,
+        propagation_timeout_seconds: Some(20),
+    }
+}
+
+fn order(
+    name: &str,
+    domains: &[&str],
+    account: Uuid,
+    challenge: ChallengeType,
+) -> CreateOrderRequest {
+    CreateOrderRequest {
+        name: name.into(),
+        description: None,
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        key_type: None,
+        account_id: account,
+        challenge,
+        dns_provider_id: None,
+        group: None,
+        labels: Default::default(),
+    }
+}
+
+/// A webhook channel for the ordering events, pointing nowhere: its deliveries are the record.
+async fn order_channel(t: &TestApp) -> Uuid {
+    t.admin
+        .channel_create(&CreateChannelRequest {
+            name: "orders".into(),
+            kind: Some(ChannelKind::Webhook),
+            url: Some("http://127.0.0.1:9/hook".into()),
+            events: Some(vec!["cert.issued".into(), "cert.order_failed".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel
+        .id
+}
+
+async fn events_of(t: &TestApp, channel: Uuid) -> Vec<(String, String)> {
+    t.admin
+        .channel_deliveries(channel, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|d| (d.event, d.summary))
+        .collect()
+}
+
+/// Run the order job until `id` has finished.
+async fn run_order(t: &TestApp, id: Uuid) -> OrderInfo {
+    for _ in 0..3 {
+        order_job::run_once(&t.app, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let o = t.admin.order_get(id).await.unwrap();
+        if matches!(o.status, OrderStatus::Issued | OrderStatus::Failed) {
+            return o;
+        }
+    }
+    panic!("order {id} did not finish");
+}
+
+fn pem_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn http01_order_becomes_an_inventory_entry_that_openssl_verifies() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let channel = order_channel(&t).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    assert!(account.custom_ca_root);
+    assert_eq!(account.contact, vec!["mailto:ops@example.com"]);
+    assert!(account.account_url.starts_with("https://127.0.0.1:"));
+
+    let mut req = order(
+        "web",
+        &["www.acme.test", "api.acme.test"],
+        account.id,
+        ChallengeType::Http01,
+    );
+    req.key_type = Some(KeyType::Rsa2048);
+    req.labels.insert("team".into(), "web".into());
+    let created = t.admin.order_create(&req).await.unwrap();
+    assert_eq!(created.status, OrderStatus::Pending);
+    assert_eq!(created.key_type, KeyType::Rsa2048);
+
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(done.attempts, 1);
+    let cert_id = done.certificate_id.expect("the inventory entry");
+    let meta = t.admin.certificate_get(cert_id).await.unwrap();
+    assert_eq!(meta.source, CertificateSource::Ordered);
+    assert_eq!(meta.name, "web");
+    assert_eq!(meta.labels.get("team").map(String::as_str), Some("web"));
+    assert!(meta.has_private_key);
+    assert_eq!(meta.key_algorithm, "RSA");
+    assert_eq!(meta.key_size, Some(2048));
+    let mut domains = meta.domains.clone();
+    domains.sort();
+    assert_eq!(domains, vec!["api.acme.test", "www.acme.test"]);
+    assert!(meta.chain_length >= 1);
+
+    // Someone else checks the chain: openssl, with Pebble's issuing root as the only anchor.
+    let q = |part| DownloadQuery {
+        part: Some(part),
+        ..Default::default()
+    };
+    let leaf = pem_text(
+        t.admin
+            .certificate_download(cert_id, &q(DownloadPart::Certificate))
+            .await
+            .unwrap(),
+    );
+    let chain = pem_text(
+        t.admin
+            .certificate_download(cert_id, &q(DownloadPart::Chain))
+            .await
+            .unwrap(),
+    );
+    let root = pebble.issuing_root_pem().await;
+    let scratch = tempfile::tempdir().unwrap();
+    openssl_verify(scratch.path(), &root, &chain, &leaf).unwrap();
+
+    // The key is the one the certificate carries, and downloadable like an imported one.
+    let key = pem_text(
+        t.admin
+            .certificate_download(cert_id, &q(DownloadPart::PrivateKey))
+            .await
+            .unwrap(),
+    );
+    assert!(key.contains("BEGIN PRIVATE KEY"));
+
+    let events = events_of(&t, channel).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "cert.issued");
+    assert!(events[0].1.contains("\"web\""), "{events:?}");
+
+    // Audited: the request, and the job's run.
+    let audit = t
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(created.id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"order.create"), "{actions:?}");
+    assert!(actions.contains(&"order.issue"), "{actions:?}");
+
+    // A finished order is not run again.
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r, order_job::OrderReport::default());
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn dns01_wildcard_order_through_rfc2136_into_bind() {
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env(false).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let provider = t
+        .admin
+        .dns_provider_create(&provider_request(
+            bind.addr().to_string(),
+            bind.tsig_secret.clone(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(provider.zone, ZONE);
+    let mut req = order(
+        "wild",
+        &["wild.acme.test", "*.wild.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(provider.id);
+    req.key_type = Some(KeyType::EcP384);
+    let created = t.admin.order_create(&req).await.unwrap();
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    let meta = t
+        .admin
+        .certificate_get(done.certificate_id.unwrap())
+        .await
+        .unwrap();
+    let mut domains = meta.domains.clone();
+    domains.sort();
+    assert_eq!(domains, vec!["*.wild.acme.test", "wild.acme.test"]);
+    assert_eq!(meta.key_curve.as_deref(), Some("P-384"));
+    // The challenge records are gone again.
+    assert_eq!(bind.dig("TXT", "_acme-challenge.wild.acme.test"), "");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_need_eab_when_the_ca_requires_it() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(true).await;
+    let e = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(e.to_string().contains("the CA refused"), "{e}");
+    let mut req = account_request(&pebble);
+    req.eab = Some(EabCredentials {
+        kid: EAB_KID.into(),
+        hmac_key: EAB_HMAC.into(),
+    });
+    let a = t.admin.acme_account_create(&req).await.unwrap();
+    assert_eq!(a.eab_kid.as_deref(), Some(EAB_KID));
+    assert_eq!(t.admin.acme_account_list().await.unwrap().items.len(), 1);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn failed_orders_say_why_and_notify() {
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env(false).await;
+    let channel = order_channel(&t).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+
+    // The CA refuses a domain.
+    let blocked = t
+        .admin
+        .order_create(&order(
+            "blocked",
+            &[BLOCKED_DOMAIN],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    // A TSIG key the server does not know.
+    let wrong_key = t
+        .admin
+        .dns_provider_create(&provider_request(
+            bind.addr().to_string(),
+            "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXk=".into(),
+        ))
+        .await
+        .unwrap();
+    let mut req = order(
+        "wrong-key",
+        &["tsig.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(wrong_key.id);
+    let tsig = t.admin.order_create(&req).await.unwrap();
+    // Updates go to a hidden primary whose data never reach the zone's nameserver.
+    let hidden = Bind::start();
+    let mut p = provider_request(hidden.addr().to_string(), hidden.tsig_secret.clone());
+    p.name = "hidden".into();
+    p.propagation_timeout_seconds = Some(3);
+    let hidden_provider = t.admin.dns_provider_create(&p).await.unwrap();
+    let mut req = order(
+        "never",
+        &["never.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(hidden_provider.id);
+    let never = t.admin.order_create(&req).await.unwrap();
+
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.failed, 3, "{r:?}");
+
+    let o = t.admin.order_get(blocked.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    let problem = o.problem.expect("the CA's problem document");
+    assert_eq!(
+        problem.kind.as_deref(),
+        Some("urn:ietf:params:acme:error:rejectedIdentifier"),
+        "{problem:?}"
+    );
+    assert!(o.error.unwrap().contains("the CA refused"));
+
+    let o = t.admin.order_get(tsig.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    assert_eq!(o.failed_domain.as_deref(), Some("tsig.acme.test"));
+    let err = o.error.unwrap();
+    assert!(err.contains("RFC 2136") || err.contains("refused"), "{err}");
+
+    let o = t.admin.order_get(never.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    assert_eq!(o.failed_domain.as_deref(), Some("never.acme.test"));
+    let err = o.error.unwrap();
+    assert!(
+        err.contains("did not appear on every authoritative nameserver"),
+        "{err}"
+    );
+    // The record written on the hidden primary was removed.
+    assert_eq!(hidden.dig("TXT", "_acme-challenge.never.acme.test"), "");
+
+    let events = events_of(&t, channel).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(
+        events.iter().all(|(e, _)| e == "cert.order_failed"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(_, s)| s.contains("did not appear")),
+        "{events:?}"
+    );
+    // No inventory entry came of them.
+    assert_eq!(
+        t.admin
+            .certificate_list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn bad_orders_and_settings_are_refused_naming_the_field() {
+    // No peers needed: everything here is refused before any CA is asked.
+    let t = TestApp::spawn_manual().await;
+    let no_account = Uuid::now_v7();
+    for (req, needle) in [
+        (
+            order("x", &[], no_account, ChallengeType::Http01),
+            "`domains` is empty",
+        ),
+        (
+            order("x", &["*.a.example"], no_account, ChallengeType::Http01),
+            "wildcards need `challenge` dns-01",
+        ),
+        (
+            order("x", &["a..example"], no_account, ChallengeType::Dns01),
+            "`domains[0]`",
+        ),
+        (
+            order(
+                "x",
+                &["a.example", "A.example"],
+                no_account,
+                ChallengeType::Dns01,
+            ),
+            "`domains[1]`",
+        ),
+        (
+            order("x", &["a.example"], no_account, ChallengeType::Dns01),
+            "`dns_provider_id` is required",
+        ),
+    ] {
+        let e = t.admin.order_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+    let raw = t
+        .admin
+        .raw(reqwest::Method::POST, "/api/v1/orders")
+        .json(
+            &serde_json::json!({"name": "x", "domains": ["a.example"], "account_id": no_account,
+                                   "challenge": "http-01", "key_type": "dsa-1024"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.text().await.unwrap().contains("key_type"));
+
+    for (req, needle) in [
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "http://ca.example/dir".into(),
+                terms_of_service_agreed: true,
+                ..Default::default()
+            },
+            "`directory`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt-staging".into(),
+                ..Default::default()
+            },
+            "`terms_of_service_agreed`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt".into(),
+                terms_of_service_agreed: true,
+                contact: vec!["not an address".into()],
+                ..Default::default()
+            },
+            "`contact[0]`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt".into(),
+                terms_of_service_agreed: true,
+                eab: Some(EabCredentials {
+                    kid: "k".into(),
+                    hmac_key: "***".into(),
+                }),
+                ..Default::default()
+            },
+            "`eab.hmac_key`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt".into(),
+                terms_of_service_agreed: true,
+                ca_root_pem: Some(
+                    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+                ),
+                ..Default::default()
+            },
+            "`ca_root_pem`",
+        ),
+    ] {
+        let e = t.admin.acme_account_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+
+    let good = CreateDnsProviderRequest {
+        name: "p".into(),
+        kind: None,
+        server: "ns1.example.com:53".into(),
+        zone: "example.com".into(),
+        tsig_key_name: "k".into(),
+        tsig_algorithm: TsigAlgorithm::HmacSha512,
+        tsig_secret: "c2VjcmV0".into(),
+        propagation_timeout_seconds: None,
+    };
+    for (req, needle) in [
+        (
+            CreateDnsProviderRequest {
+                zone: "".into(),
+                ..good.clone()
+            },
+            "`zone`",
+        ),
+        (
+            CreateDnsProviderRequest {
+                server: "ns1:port".into(),
+                ..good.clone()
+            },
+            "`server`",
+        ),
+        (
+            CreateDnsProviderRequest {
+                tsig_secret: "!!".into(),
+                ..good.clone()
+            },
+            "`tsig_secret`",
+        ),
+        (
+            CreateDnsProviderRequest {
+                propagation_timeout_seconds: Some(0),
+                ..good.clone()
+            },
+            "`propagation_timeout_seconds`",
+        ),
+    ] {
+        let e = t.admin.dns_provider_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+    let p = t.admin.dns_provider_create(&good).await.unwrap();
+    assert_eq!(p.propagation_timeout_seconds, 300);
+    assert_eq!(p.tsig_algorithm, TsigAlgorithm::HmacSha512);
+    let shown = serde_json::to_string(&t.admin.dns_provider_get(p.id).await.unwrap()).unwrap();
+    assert!(!shown.contains("c2VjcmV0"), "the secret is never shown");
+
+    // A provider only goes with dns-01; HTTP-01 needs the challenge listener, off here.
+    let mut req = order("x", &["a.example"], no_account, ChallengeType::Http01);
+    req.dns_provider_id = Some(p.id);
+    let e = t.admin.order_create(&req).await.unwrap_err();
+    assert!(
+        e.to_string().contains("`dns_provider_id` applies only"),
+        "{e}"
+    );
+    req.dns_provider_id = None;
+    let e = t.admin.order_create(&req).await.unwrap_err();
+    assert!(e.to_string().contains("HTTP-01 listener"), "{e}");
+    let mut req = order("x", &["a.example"], no_account, ChallengeType::Dns01);
+    req.dns_provider_id = Some(p.id);
+    let e = t.admin.order_create(&req).await.unwrap_err();
+    assert!(e.to_string().contains("`account_id`"), "{e}");
+
+    // Roles: readers may look, not order; group-limited managers may not touch accounts.
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    assert_eq!(reader.dns_provider_list().await.unwrap().items.len(), 1);
+    let e = reader
+        .order_create(&order(
+            "x",
+            &["a.example"],
+            no_account,
+            ChallengeType::Dns01,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let (team, _) = t.client_with_role(Role::Manager, Some("team")).await;
+    let e = team.dns_provider_delete(p.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    t.admin.dns_provider_delete(p.id).await.unwrap();
+    assert_eq!(
+        t.admin.dns_provider_get(p.id).await.unwrap_err().status(),
+        Some(404)
+    );
+    t.stop().await;
+}
