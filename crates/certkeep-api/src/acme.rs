@@ -230,6 +230,19 @@ pub struct CreateOrderRequest {
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Renew automatically before expiry (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_renew: Option<bool>,
+}
+
+/// A renewal asked for now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RenewCertificateRequest {
+    /// Generate a new key (default: keep the entry's current key).
+    #[serde(default)]
+    pub rekey: bool,
 }
 
 /// Where an order is.
@@ -310,6 +323,11 @@ pub struct OrderInfo {
     pub dns_provider_id: Option<Uuid>,
     pub group: Option<String>,
     pub labels: BTreeMap<String, String>,
+    pub auto_renew: bool,
+    /// The inventory entry this order renews (a new version of it), for renewals.
+    pub renews_certificate_id: Option<Uuid>,
+    /// Whether a renewal makes a new key (first orders always do).
+    pub rekey: bool,
     pub status: OrderStatus,
     /// Why it failed, in words.
     pub error: Option<String>,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, OrderInfo, OrderList,
+    RenewCertificateRequest,
 };
 use crate::{
     AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
@@ -436,6 +437,19 @@ impl Client {
     pub async fn order_get(&self, id: Uuid) -> Result<OrderInfo, ClientError> {
         self.send_json(self.request(Method::GET, &format!("/api/v1/orders/{id}")))
             .await
+    }
+
+    /// Renew an ordered certificate now; the renewal order runs in the background.
+    pub async fn certificate_renew(
+        &self,
+        id: Uuid,
+        req: &RenewCertificateRequest,
+    ) -> Result<OrderInfo, ClientError> {
+        self.send_json(
+            self.request(Method::POST, &format!("/api/v1/certificates/{id}/renew"))
+                .json(req),
+        )
+        .await
     }
 
     /// A raw request, for tests and tools that need to send what the typed methods cannot.

@@ -37,6 +37,10 @@ pub struct Config {
     pub acme_dns_resolver: Option<SocketAddr>,
     /// The port of authoritative nameservers, asked directly for DNS-01 propagation (53).
     pub acme_dns_port: u16,
+    /// Renew ordered certificates once this share of their lifetime (percent) has passed; 2/3 when absent.
+    pub acme_renew_lifetime_percent: Option<f64>,
+    /// Renew ordered certificates at the latest this many days before expiry.
+    pub acme_renew_days_before_expiry: u32,
 }
 
 impl Default for Config {
@@ -54,6 +58,8 @@ impl Default for Config {
             acme_http_listen: None,
             acme_dns_resolver: None,
             acme_dns_port: 53,
+            acme_renew_lifetime_percent: None,
+            acme_renew_days_before_expiry: 30,
         }
     }
 }
@@ -93,6 +99,14 @@ impl std::fmt::Debug for Config {
             .field("acme_http_listen", &self.acme_http_listen)
             .field("acme_dns_resolver", &self.acme_dns_resolver)
             .field("acme_dns_port", &self.acme_dns_port)
+            .field(
+                "acme_renew_lifetime_percent",
+                &self.acme_renew_lifetime_percent,
+            )
+            .field(
+                "acme_renew_days_before_expiry",
+                &self.acme_renew_days_before_expiry,
+            )
             .finish()
     }
 }
@@ -124,6 +138,13 @@ impl Config {
                 "refusing to serve plain HTTP on non-loopback address {}: put certkeepd behind a TLS \
                  terminator and pass --danger-allow-plaintext-non-loopback",
                 self.listen
+            )));
+        }
+        if let Some(p) = self.acme_renew_lifetime_percent
+            && !(p > 0.0 && p < 100.0)
+        {
+            return Err(Error::InvalidInput(format!(
+                "the renewal share of the lifetime is {p}%; give more than 0 and less than 100"
             )));
         }
         if self.expiring_window <= Duration::ZERO {

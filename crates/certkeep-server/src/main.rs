@@ -88,6 +88,13 @@ struct Global {
         global = true
     )]
     acme_dns_port: u16,
+    /// Renew ordered certificates once this percentage of their lifetime has passed (default 2/3).
+    #[arg(long, env = "CERTKEEP_ACME_RENEW_LIFETIME_PERCENT", global = true)]
+    acme_renew_lifetime_percent: Option<f64>,
+    /// Renew ordered certificates at the latest this many days before they expire.
+    #[arg(long, env = "CERTKEEP_ACME_RENEW_DAYS_BEFORE_EXPIRY", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    acme_renew_days_before_expiry: u32,
     /// Seconds between expiry sweeps (each replica tries; one at a time holds the lease).
     #[arg(long, env = "CERTKEEP_SWEEP_INTERVAL_SECS", default_value_t = 300, global = true,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -162,6 +169,8 @@ impl Global {
             acme_http_listen: self.acme_http_listen,
             acme_dns_resolver: self.acme_dns_resolver,
             acme_dns_port: self.acme_dns_port,
+            acme_renew_lifetime_percent: self.acme_renew_lifetime_percent,
+            acme_renew_days_before_expiry: self.acme_renew_days_before_expiry,
         })
     }
 }

@@ -40,6 +40,11 @@ CREATE TABLE acme_orders (
     account_id TEXT NOT NULL REFERENCES acme_accounts (id),
     challenge TEXT NOT NULL,
     dns_provider_id TEXT REFERENCES dns_providers (id),
+    -- The inventory entry this order renews; NULL for a first order.
+    renews_cert_id TEXT,
+    -- Renewal: a new key (1) or the entry's current key (0). First orders always make one.
+    rekey BIGINT NOT NULL,
+    auto_renew BIGINT NOT NULL,
     status TEXT NOT NULL,
     -- Why it failed: the CA's problem document (JSON) and the domain whose validation failed.
     error TEXT,
@@ -54,6 +59,24 @@ CREATE TABLE acme_orders (
 );
 CREATE INDEX acme_orders_status ON acme_orders (status, created_at, id);
 CREATE INDEX acme_orders_created ON acme_orders (created_at, id);
+-- At most one unfinished renewal per certificate, however many replicas start one.
+CREATE UNIQUE INDEX acme_orders_one_renewal ON acme_orders (renews_cert_id)
+    WHERE renews_cert_id IS NOT NULL AND status IN ('pending', 'validating');
+
+-- Ordered inventory entries and their renewal state.
+CREATE TABLE acme_certificates (
+    cert_id TEXT PRIMARY KEY REFERENCES certificates (id) ON DELETE CASCADE,
+    -- The last order that issued it: renewals repeat its settings.
+    order_id TEXT NOT NULL REFERENCES acme_orders (id),
+    auto_renew BIGINT NOT NULL,
+    -- When the renewal job starts the next renewal (jitter and retry backoff included).
+    renew_at BIGINT NOT NULL,
+    -- Failed renewals in a row, and the last reason.
+    failures BIGINT NOT NULL,
+    last_error TEXT,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX acme_certificates_due ON acme_certificates (renew_at) WHERE auto_renew = 1;
 
 CREATE TABLE acme_http_challenges (
     token TEXT PRIMARY KEY,

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 pub struct Settings {
     pub http_listen: Option<std::net::SocketAddr>,
     pub lookup: dns::Lookup,
+    pub renewal: crate::domain::renewal::RenewalPolicy,
 }
 
 impl Settings {
@@ -29,6 +30,12 @@ impl Settings {
             lookup: dns::Lookup {
                 resolver: c.acme_dns_resolver.unwrap_or_else(system_resolver),
                 nameserver_port: c.acme_dns_port,
+            },
+            renewal: crate::domain::renewal::RenewalPolicy {
+                lifetime_fraction: c
+                    .acme_renew_lifetime_percent
+                    .map_or(2.0 / 3.0, |p| p / 100.0),
+                before_expiry: time::Duration::days(i64::from(c.acme_renew_days_before_expiry)),
             },
         }
     }
@@ -385,12 +392,19 @@ async fn run_order_inner(
         .initial_delay(Duration::from_millis(250))
         .backoff(1.5)
         .timeout(VALIDATION_TIMEOUT);
-    let status = order
-        .poll_ready(&retry)
-        .await
-        .map_err(|e| failure("waiting for validation", e))?;
-    if status != OrderStatus::Ready {
-        return Err(validation_failure(&mut order).await);
+    match order.poll_ready(&retry).await {
+        Ok(OrderStatus::Ready) => {}
+        Ok(_) => return Err(validation_failure(&mut order).await),
+        Err(e) => {
+            // An invalid order comes with the order's problem; the failed authorization
+            // names the domain and the CA's reason for it.
+            let f = validation_failure(&mut order).await;
+            return Err(if f.domain.is_some() {
+                f
+            } else {
+                failure("waiting for validation", e)
+            });
+        }
     }
     let csr = csr_der(domains, key)?;
     order

@@ -78,6 +78,7 @@ pub mod actions {
     pub const ORDER_READ: &str = "order.read";
     /// The order job's run of an order: success (issued) or failed, by no token.
     pub const ORDER_ISSUE: &str = "order.issue";
+    pub const CERTIFICATE_RENEW: &str = "certificate.renew";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use certkeep_api::{
     AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderList,
-    OrderStatus, Role,
+    OrderStatus, RenewCertificateRequest, Role,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -17,11 +17,12 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::acme::{account_context, provider_config, provider_context};
-use super::{App, EntryMeta, RequestCtx, actions, whole_second};
+use super::{App, EntryMeta, RequestCtx, actions, key_context, whole_second};
 use crate::acme::{self, Failure, OrderHooks, Solver, dns};
 use crate::audit::{self, NewEvent};
 use crate::authz::Principal;
 use crate::domain;
+use crate::domain::renewal;
 use crate::error::{Error, Result};
 use crate::notify::channels;
 use crate::notify::event::EventType;
@@ -47,6 +48,9 @@ fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
         dns_provider_id: o.dns_provider_id,
         group: o.group.clone(),
         labels: o.labels.clone(),
+        auto_renew: o.auto_renew,
+        renews_certificate_id: o.renews_cert_id,
+        rekey: o.rekey,
         status: OrderStatus::parse(&o.status).ok_or_else(|| bad("status"))?,
         error: o.error.clone(),
         problem: o
@@ -259,6 +263,9 @@ impl App {
                 account_id: req.account_id,
                 challenge: req.challenge.as_str().to_string(),
                 dns_provider_id: req.dns_provider_id,
+                renews_cert_id: None,
+                rekey: true,
+                auto_renew: req.auto_renew.unwrap_or(true),
                 status: OrderStatus::Pending.as_str().to_string(),
                 error: None,
                 problem: None,
@@ -438,9 +445,12 @@ impl App {
             },
             None => Solver::Http01,
         };
-        let key = tokio::task::spawn_blocking(move || acme::generate_key(key_type))
-            .await
-            .map_err(|e| Failure::new(format!("key generation task failed: {e}")))??;
+        let key = match order.renews_cert_id.filter(|_| !order.rekey) {
+            Some(cert_id) => self.current_key(cert_id).await.map_err(internal)?,
+            None => tokio::task::spawn_blocking(move || acme::generate_key(key_type))
+                .await
+                .map_err(|e| Failure::new(format!("key generation task failed: {e}")))??,
+        };
         let hooks = StoreHooks {
             app: self,
             order_id: order.id,
@@ -471,17 +481,58 @@ impl App {
                 order.id
             ))
         })?;
-        let meta = EntryMeta {
-            name: order.name.clone(),
-            description: order.description.clone(),
-            group: order.group.clone(),
-            labels: order.labels.clone(),
+        let (rec, event) = match order.renews_cert_id {
+            None => {
+                let meta = EntryMeta {
+                    name: order.name.clone(),
+                    description: order.description.clone(),
+                    group: order.group.clone(),
+                    labels: order.labels.clone(),
+                };
+                let (mut rec, mut ver) =
+                    self.build_records(None, Uuid::now_v7(), 1, &meta, &bundle, now)?;
+                rec.source = "ordered".into();
+                ver.created_by = order.created_by;
+                self.store.certificate_insert(tx, &rec, &ver).await?;
+                (rec, EventType::CertIssued)
+            }
+            Some(cert_id) => {
+                // A new version of the entry, with its current name, group and labels.
+                let locked = self
+                    .store
+                    .certificate_get_for_update(tx, cert_id)
+                    .await?
+                    .ok_or_else(|| Error::Conflict(format!("certificate {cert_id} is gone")))?;
+                let meta = EntryMeta {
+                    name: locked.name.clone(),
+                    description: locked.description.clone(),
+                    group: locked.group.clone(),
+                    labels: locked.labels.clone(),
+                };
+                let (mut rec, mut ver) = self.build_records(
+                    None,
+                    cert_id,
+                    locked.current_version + 1,
+                    &meta,
+                    &bundle,
+                    now,
+                )?;
+                rec.source = "ordered".into();
+                rec.created_at = locked.created_at;
+                ver.created_by = order.created_by;
+                self.store.certificate_add_version(tx, &rec, &ver).await?;
+                (rec, EventType::CertRenewed)
+            }
         };
-        let (mut rec, mut ver) =
-            self.build_records(None, Uuid::now_v7(), 1, &meta, &bundle, now)?;
-        rec.source = "ordered".into();
-        ver.created_by = order.created_by;
-        self.store.certificate_insert(tx, &rec, &ver).await?;
+        let renew_at = renewal::renew_at(
+            &self.policy.acme.renewal,
+            rec.id,
+            rec.info.not_before,
+            rec.info.not_after,
+        );
+        self.store
+            .acme_certificate_issued(tx, rec.id, order.id, order.auto_renew, renew_at, now)
+            .await?;
         self.store
             .order_finish(
                 tx,
@@ -496,7 +547,7 @@ impl App {
                 whole_second(now),
             )
             .await?;
-        outbox::enqueue_lifecycle(self, tx, EventType::CertIssued, &[&rec], now).await?;
+        outbox::enqueue_lifecycle(self, tx, event, &[&rec], now).await?;
         Ok(rec)
     }
 
@@ -527,18 +578,47 @@ impl App {
                 whole_second(now),
             )
             .await?;
-        let prospective = prospective_record(order, now);
-        let event = EventType::CertOrderFailed;
+        let (about, event, url) = match order.renews_cert_id {
+            Some(cert_id) => {
+                // Tried again after a pause that grows with the failures in a row.
+                let failures = self
+                    .store
+                    .acme_certificate_get(cert_id)
+                    .await?
+                    .map_or(0, |a| a.failures)
+                    .saturating_add(1);
+                self.store
+                    .acme_certificate_failed(
+                        tx,
+                        cert_id,
+                        now + renewal::retry_delay(failures),
+                        &f.message,
+                        now,
+                    )
+                    .await?;
+                match self.store.certificate_get(cert_id).await? {
+                    Some(rec) => (rec, EventType::CertRenewFailed, None),
+                    None => return Ok(()),
+                }
+            }
+            None => (
+                prospective_record(order, now),
+                EventType::CertOrderFailed,
+                Some(format!(
+                    "{}/api/v1/orders/{}",
+                    self.policy.public_url.trim_end_matches('/'),
+                    order.id
+                )),
+            ),
+        };
         for ch in self.store.channels_enabled_in(tx).await? {
-            if !channels::wants(&ch, event) || !channels::covers(&ch, &prospective) {
+            if !channels::wants(&ch, event) || !channels::covers(&ch, &about) {
                 continue;
             }
-            let mut summary = outbox::summary(&prospective, now, &self.policy.public_url, None);
-            summary.url = format!(
-                "{}/api/v1/orders/{}",
-                self.policy.public_url.trim_end_matches('/'),
-                order.id
-            );
+            let mut summary = outbox::summary(&about, now, &self.policy.public_url, None);
+            if let Some(u) = &url {
+                summary.url = u.clone();
+            }
             let mut n = outbox::notification(&ch, event, vec![summary], now);
             n.summary = format!("{}: {}", n.summary, f.message);
             self.store
@@ -547,5 +627,138 @@ impl App {
             self.delivery_wakeup.notify_one();
         }
         Ok(())
+    }
+
+    /// The current key of entry `cert_id`, for a renewal that keeps it.
+    async fn current_key(&self, cert_id: Uuid) -> Result<rcgen::KeyPair> {
+        let rec = self
+            .store
+            .certificate_get(cert_id)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("certificate {cert_id} is gone")))?;
+        let ver = self.load_version(&rec, None).await?;
+        let sealed = ver.key_sealed.ok_or_else(|| {
+            Error::Conflict(format!(
+                "certificate {cert_id} version {} has no private key to keep; renew with rekey",
+                ver.version
+            ))
+        })?;
+        let der = self
+            .keyring
+            .open(&key_context(cert_id, ver.version), &sealed)?;
+        rcgen::KeyPair::try_from(der.as_slice())
+            .map_err(|e| Error::Internal(format!("the stored key of {cert_id} is unusable: {e}")))
+    }
+
+    /// Start a renewal of `cert_id` with the settings of the order that issued it; `None` when
+    /// one is already waiting or running. `p` is the caller, `None` for the renewal job.
+    async fn renewal_start(
+        &self,
+        ctx: &RequestCtx,
+        p: Option<&Principal>,
+        cert_id: Uuid,
+        template_id: Uuid,
+        rekey: bool,
+    ) -> Result<Option<OrderRecord>> {
+        let template = self.store.order_get(template_id).await?.ok_or_else(|| {
+            Error::Internal(format!(
+                "the order {template_id} that issued {cert_id} is gone"
+            ))
+        })?;
+        let now = whole_second(ctx.now);
+        let rec = OrderRecord {
+            id: Uuid::now_v7(),
+            cert_id: None,
+            renews_cert_id: Some(cert_id),
+            rekey,
+            status: OrderStatus::Pending.as_str().to_string(),
+            error: None,
+            problem: None,
+            failed_domain: None,
+            order_url: None,
+            attempts: 0,
+            created_by: p.map(|p| p.token_id),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            ..template
+        };
+        let mut tx = self.store.begin_write().await?;
+        if self.store.renewal_in_flight(&mut tx, cert_id).await? {
+            return Ok(None);
+        }
+        self.store.order_insert(&mut tx, &rec).await?;
+        self.record_in(
+            &mut tx,
+            ctx,
+            p,
+            actions::ORDER_CREATE,
+            Some(&rec.id.to_string()),
+            json!({"name": rec.name, "renews_certificate_id": cert_id, "rekey": rekey, "automatic": p.is_none()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(rec))
+    }
+
+    /// Renew an ordered certificate now (Manager of its group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_renew(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: RenewCertificateRequest,
+    ) -> Result<OrderInfo> {
+        const ACTION: &str = actions::CERTIFICATE_RENEW;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            let cert = self.visible_certificate(&p, id).await?;
+            p.require(Role::Manager, cert.group.as_deref(), "renewing a certificate")?;
+            if cert.deleted_at.is_some() {
+                return Err(Error::Conflict(format!(
+                    "certificate {id} is deleted; restore it before renewing"
+                )));
+            }
+            let state = self.store.acme_certificate_get(id).await?.ok_or_else(|| {
+                Error::Conflict(format!(
+                    "certificate {id} was not ordered through certkeep, so it cannot be renewed here"
+                ))
+            })?;
+            let order = self
+                .renewal_start(ctx, Some(&p), id, state.order_id, req.rekey)
+                .await?
+                .ok_or_else(|| {
+                    Error::Conflict(format!("a renewal of certificate {id} is already under way"))
+                })?;
+            order_info(&order)
+        }
+        .await;
+        self.record(
+            ctx,
+            Some(&p),
+            ACTION,
+            Some(&target),
+            &result,
+            json!({"rekey": req.rekey}),
+        )
+        .await?;
+        result
+    }
+
+    /// Start the automatic renewals due at `ctx.now`; how many were started.
+    pub async fn renewals_start_due(&self, ctx: &RequestCtx, limit: u32) -> Result<usize> {
+        let mut started = 0;
+        for due in self.store.acme_certificates_due(ctx.now, limit).await? {
+            // Automatic renewals make a new key each time.
+            if self
+                .renewal_start(ctx, None, due.cert_id, due.order_id, true)
+                .await?
+                .is_some()
+            {
+                started += 1;
+            }
+        }
+        Ok(started)
     }
 }

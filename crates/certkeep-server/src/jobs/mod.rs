@@ -109,13 +109,50 @@ pub mod order_job {
     }
 }
 
+/// Start the automatic renewals that are due, on one replica at a time; the order job runs them.
+pub mod renewal_job {
+    use super::*;
+
+    const LEASE_NAME: &str = "acme_renewal";
+    const LEASE: time::Duration = time::Duration::minutes(2);
+    /// Renewals started per round at most; the rest wait for the next round.
+    const BATCH: u32 = 500;
+
+    /// How many renewals were started; `None` when another replica holds the lease.
+    pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<Option<usize>> {
+        if !app
+            .store
+            .lease_acquire(LEASE_NAME, &app.instance_id, now, now + LEASE)
+            .await?
+        {
+            return Ok(None);
+        }
+        let ctx = RequestCtx {
+            request_id: format!("job:renewal:{}", uuid::Uuid::now_v7()),
+            bearer: None,
+            now,
+        };
+        let started = app.renewals_start_due(&ctx, BATCH).await;
+        app.store
+            .lease_release(LEASE_NAME, &app.instance_id)
+            .await?;
+        started.map(Some)
+    }
+}
+
 async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                match order_job::run_once(&app, OffsetDateTime::now_utc()).await {
+                let now = OffsetDateTime::now_utc();
+                match renewal_job::run_once(&app, now).await {
+                    Ok(Some(n)) if n > 0 => tracing::info!(started = n, "renewal_job started renewals"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "renewal_job failed; retrying next tick"),
+                }
+                match order_job::run_once(&app, now).await {
                     Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),

@@ -26,10 +26,14 @@ pub enum EventType {
     CertIssued,
     #[serde(rename = "cert.order_failed")]
     CertOrderFailed,
+    #[serde(rename = "cert.renewed")]
+    CertRenewed,
+    #[serde(rename = "cert.renew_failed")]
+    CertRenewFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 10] = [
         EventType::CertExpiring,
         EventType::CertExpired,
         EventType::CertImported,
@@ -38,6 +42,8 @@ impl EventType {
         EventType::ChannelTest,
         EventType::CertIssued,
         EventType::CertOrderFailed,
+        EventType::CertRenewed,
+        EventType::CertRenewFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +56,8 @@ impl EventType {
             EventType::ChannelTest => "channel.test",
             EventType::CertIssued => "cert.issued",
             EventType::CertOrderFailed => "cert.order_failed",
+            EventType::CertRenewed => "cert.renewed",
+            EventType::CertRenewFailed => "cert.renew_failed",
         }
     }
 

@@ -99,6 +99,8 @@ pub fn summary_text(event: EventType, certs: &[CertificateSummary]) -> String {
         EventType::ChannelTest => "Test notification from certkeep".to_string(),
         EventType::CertIssued => format!("{who} issued by the CA"),
         EventType::CertOrderFailed => format!("{who} could not be ordered"),
+        EventType::CertRenewed => format!("{who} renewed"),
+        EventType::CertRenewFailed => format!("{who} could not be renewed"),
     }
 }
 

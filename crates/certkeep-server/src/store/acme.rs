@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::notifications::{json_col, to_json};
-use super::{Store, WriteTx, from_ts, parse_uuid, ts};
+use super::{Store, WriteTx, bool_to_i64, from_ts, parse_uuid, ts};
 use crate::error::Result;
 
 /// An ACME account as stored; `credentials_sealed` holds the account key.
@@ -52,6 +52,11 @@ pub struct OrderRecord {
     pub account_id: Uuid,
     pub challenge: String,
     pub dns_provider_id: Option<Uuid>,
+    /// The entry a renewal renews; `None` for a first order.
+    pub renews_cert_id: Option<Uuid>,
+    /// Renewal with a new key (else the entry's current key).
+    pub rekey: bool,
+    pub auto_renew: bool,
     pub status: String,
     pub error: Option<String>,
     /// The CA's problem document, JSON.
@@ -63,6 +68,17 @@ pub struct OrderRecord {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+}
+
+/// An ordered inventory entry and its renewal state.
+#[derive(Debug, Clone)]
+pub struct AcmeCertificateRecord {
+    pub cert_id: Uuid,
+    pub order_id: Uuid,
+    pub auto_renew: bool,
+    pub renew_at: OffsetDateTime,
+    pub failures: u32,
+    pub last_error: Option<String>,
 }
 
 /// How an order ended.
@@ -79,7 +95,7 @@ const ACCOUNT_COLUMNS: &str = "id, name, directory_url, contact, eab_kid, ca_roo
      credentials_sealed, account_url, created_at, updated_at";
 const PROVIDER_COLUMNS: &str = "id, name, kind, config, secret_sealed, created_at, updated_at";
 const ORDER_COLUMNS: &str = "id, cert_id, name, description, group_name, labels, domains, key_type, \
-     account_id, challenge, dns_provider_id, status, error, problem, failed_domain, order_url, \
+     account_id, challenge, dns_provider_id, renews_cert_id, rekey, auto_renew, status, error, problem, failed_domain, order_url, \
      attempts, created_by, created_at, updated_at, finished_at";
 
 fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
@@ -131,6 +147,9 @@ fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
         account_id: parse_uuid(&row.try_get::<String, _>("account_id")?)?,
         challenge: row.try_get("challenge")?,
         dns_provider_id: opt_uuid(row, "dns_provider_id")?,
+        renews_cert_id: opt_uuid(row, "renews_cert_id")?,
+        rekey: row.try_get::<i64, _>("rekey")? != 0,
+        auto_renew: row.try_get::<i64, _>("auto_renew")? != 0,
         status: row.try_get("status")?,
         error: row.try_get("error")?,
         problem: row.try_get("problem")?,
@@ -272,7 +291,7 @@ impl Store {
     pub async fn order_insert(&self, tx: &mut WriteTx, o: &OrderRecord) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO acme_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         )))
         .bind(o.id.to_string())
         .bind(o.cert_id.map(|u| u.to_string()))
@@ -285,6 +304,9 @@ impl Store {
         .bind(o.account_id.to_string())
         .bind(o.challenge.as_str())
         .bind(o.dns_provider_id.map(|u| u.to_string()))
+        .bind(o.renews_cert_id.map(|u| u.to_string()))
+        .bind(bool_to_i64(o.rekey))
+        .bind(bool_to_i64(o.auto_renew))
         .bind(o.status.as_str())
         .bind(o.error.clone())
         .bind(o.problem.clone())
@@ -432,6 +454,119 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+}
+
+const ACME_CERT_COLUMNS: &str = "cert_id, order_id, auto_renew, renew_at, failures, last_error";
+
+fn acme_cert_from_row(row: &AnyRow) -> Result<AcmeCertificateRecord> {
+    let failures: i64 = row.try_get("failures")?;
+    Ok(AcmeCertificateRecord {
+        cert_id: parse_uuid(&row.try_get::<String, _>("cert_id")?)?,
+        order_id: parse_uuid(&row.try_get::<String, _>("order_id")?)?,
+        auto_renew: row.try_get::<i64, _>("auto_renew")? != 0,
+        renew_at: from_ts(row.try_get("renew_at")?)?,
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+impl Store {
+    /// Record that `order_id` issued `cert_id`, due for renewal at `renew_at`; a success
+    /// clears earlier failures.
+    pub async fn acme_certificate_issued(
+        &self,
+        tx: &mut WriteTx,
+        cert_id: Uuid,
+        order_id: Uuid,
+        auto_renew: bool,
+        renew_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO acme_certificates (cert_id, order_id, auto_renew, renew_at, failures, last_error, updated_at) \
+             VALUES ($1, $2, $3, $4, 0, NULL, $5) ON CONFLICT (cert_id) DO UPDATE SET \
+             order_id = excluded.order_id, renew_at = excluded.renew_at, failures = 0, last_error = NULL, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(cert_id.to_string())
+        .bind(order_id.to_string())
+        .bind(bool_to_i64(auto_renew))
+        .bind(ts(renew_at))
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Record a failed renewal: one more failure, the reason, and when to try again.
+    pub async fn acme_certificate_failed(
+        &self,
+        tx: &mut WriteTx,
+        cert_id: Uuid,
+        retry_at: OffsetDateTime,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE acme_certificates SET failures = failures + 1, renew_at = $2, last_error = $3, \
+             updated_at = $4 WHERE cert_id = $1",
+        )
+        .bind(cert_id.to_string())
+        .bind(ts(retry_at))
+        .bind(error)
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn acme_certificate_get(
+        &self,
+        cert_id: Uuid,
+    ) -> Result<Option<AcmeCertificateRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACME_CERT_COLUMNS} FROM acme_certificates WHERE cert_id = $1"
+        )))
+        .bind(cert_id.to_string())
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(acme_cert_from_row)
+        .transpose()
+    }
+
+    /// Live ordered entries with automatic renewal due at `now`, soonest first.
+    pub async fn acme_certificates_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<AcmeCertificateRecord>> {
+        sqlx::query(
+            "SELECT a.cert_id, a.order_id, a.auto_renew, a.renew_at, a.failures, a.last_error \
+             FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+             WHERE a.auto_renew = 1 AND a.renew_at <= $1 AND c.deleted_at IS NULL \
+             ORDER BY a.renew_at, a.cert_id LIMIT $2",
+        )
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(acme_cert_from_row)
+        .collect()
+    }
+
+    /// Whether a renewal of `cert_id` is waiting or running.
+    pub async fn renewal_in_flight(&self, tx: &mut WriteTx, cert_id: Uuid) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM acme_orders WHERE renews_cert_id = $1 \
+             AND status IN ('pending', 'validating')",
+        )
+        .bind(cert_id.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
     }
 }
 

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, ErrorBody, OrderInfo, OrderList,
+    RenewCertificateRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -27,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(dns_provider_get, dns_provider_delete))
         .routes(routes!(order_create, order_list))
         .routes(routes!(order_get))
+        .routes(routes!(certificate_renew))
 }
 
 /// The HTTP-01 listener: `GET /.well-known/acme-challenge/{token}` answers the key
@@ -203,4 +205,23 @@ async fn order_get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<OrderInfo>> {
     Ok(Json(app.order_get(&ctx, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/renew", tag = "acme",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = RenewCertificateRequest,
+    responses(
+        (status = 202, description = "The renewal order; it runs in the background and adds a version", body = OrderInfo),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not an ordered certificate, deleted, or a renewal is already under way", body = ErrorBody)
+    ))]
+async fn certificate_renew(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RenewCertificateRequest>,
+) -> ApiResult<(StatusCode, Json<OrderInfo>)> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_RENEW, Some(id), req).await?;
+    let o = app.certificate_renew(&ctx, id, req).await?;
+    Ok((StatusCode::ACCEPTED, Json(o)))
 }

@@ -5,9 +5,9 @@
 use certkeep_api::{
     CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
     CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DownloadPart, DownloadQuery,
-    EabCredentials, KeyType, OrderInfo, OrderStatus, Role, TsigAlgorithm,
+    EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest, Role, TsigAlgorithm,
 };
-use certkeep_server::jobs::order_job;
+use certkeep_server::jobs::{order_job, renewal_job};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -77,17 +77,22 @@ fn order(
         dns_provider_id: None,
         group: None,
         labels: Default::default(),
+        auto_renew: None,
     }
 }
 
 /// A webhook channel for the ordering events, pointing nowhere: its deliveries are the record.
 async fn order_channel(t: &TestApp) -> Uuid {
+    events_channel(t, &["cert.issued", "cert.order_failed"]).await
+}
+
+async fn events_channel(t: &TestApp, events: &[&str]) -> Uuid {
     t.admin
         .channel_create(&CreateChannelRequest {
             name: "orders".into(),
             kind: Some(ChannelKind::Webhook),
             url: Some("http://127.0.0.1:9/hook".into()),
-            events: Some(vec!["cert.issued".into(), "cert.order_failed".into()]),
+            events: Some(events.iter().map(|e| e.to_string()).collect()),
             ..Default::default()
         })
         .await
@@ -226,6 +231,139 @@ async fn http01_order_becomes_an_inventory_entry_that_openssl_verifies() {
         .await
         .unwrap();
     assert_eq!(r, order_job::OrderReport::default());
+    t.stop().await;
+}
+
+async fn key_of(t: &TestApp, id: Uuid, version: u32) -> String {
+    pem_text(
+        t.admin
+            .certificate_download(
+                id,
+                &DownloadQuery {
+                    part: Some(DownloadPart::PrivateKey),
+                    version: Some(version),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env(false).await;
+    let channel = events_channel(&t, &["cert.renewed", "cert.renew_failed"]).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let first = t
+        .admin
+        .order_create(&order(
+            "renew",
+            &["renew.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    assert!(first.auto_renew);
+    let done = run_order(&t, first.id).await;
+    let id = done.certificate_id.unwrap();
+    let v1 = t.admin.certificate_get(id).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+
+    // Not due yet; due once 2/3 of Pebble's five-year lifetime has passed.
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    let later = v1.not_before + (v1.not_after - v1.not_before) * 0.7;
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
+    // Started once: the unfinished renewal is not started again.
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(0));
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!(r.issued, 1, "{r:?}");
+    let v2 = t.admin.certificate_get(id).await.unwrap();
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.source, CertificateSource::Ordered);
+    assert_ne!(v2.fingerprint_sha256, v1.fingerprint_sha256);
+    assert_ne!(
+        key_of(&t, id, 1).await,
+        key_of(&t, id, 2).await,
+        "automatic renewals re-key"
+    );
+
+    // By hand, keeping the key; one at a time.
+    let manual = t
+        .admin
+        .certificate_renew(id, &RenewCertificateRequest { rekey: false })
+        .await
+        .unwrap();
+    assert_eq!(manual.renews_certificate_id, Some(id));
+    assert!(!manual.rekey);
+    let e = t
+        .admin
+        .certificate_renew(id, &RenewCertificateRequest { rekey: true })
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert_eq!(run_order(&t, manual.id).await.status, OrderStatus::Issued);
+    assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 3);
+    assert_eq!(key_of(&t, id, 2).await, key_of(&t, id, 3).await);
+
+    // The name now points where certkeep does not answer: the renewal fails, says so at once,
+    // and is tried again after a pause.
+    bind.nsupdate("update add renew.acme.test 60 A 127.0.0.2");
+    let failing = t
+        .admin
+        .certificate_renew(id, &RenewCertificateRequest { rekey: true })
+        .await
+        .unwrap();
+    let failed = run_order(&t, failing.id).await;
+    assert_eq!(failed.status, OrderStatus::Failed);
+    assert_eq!(failed.failed_domain.as_deref(), Some("renew.acme.test"));
+    let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
+    assert_eq!(state.failures, 1);
+    let now = OffsetDateTime::now_utc();
+    assert!(state.renew_at > now && state.renew_at <= now + time::Duration::minutes(6));
+    assert_eq!(
+        renewal_job::run_once(&t.app, now + time::Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        renewal_job::run_once(&t.app, now + time::Duration::minutes(6))
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(order_job::run_once(&t.app, now).await.unwrap().failed, 1);
+    let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
+    assert_eq!(state.failures, 2);
+    assert!(state.renew_at >= now + time::Duration::minutes(9));
+    // The entry still serves its last good version.
+    assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 3);
+
+    let events: Vec<String> = events_of(&t, channel)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    let count = |name: &str| events.iter().filter(|e| *e == name).count();
+    assert_eq!(count("cert.renewed"), 2, "{events:?}");
+    assert_eq!(count("cert.renew_failed"), 2, "{events:?}");
+
+    // Only ordered certificates can be renewed here.
+    let e = t
+        .admin
+        .certificate_renew(Uuid::now_v7(), &RenewCertificateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
     t.stop().await;
 }
 

@@ -24,7 +24,7 @@ pub const BLOCKED_DOMAIN: &str = "blocked.acme.test";
 
 /// `true` when every tool is there; otherwise a failure under `CI=true`, else a loud skip.
 pub fn tools_available() -> bool {
-    let missing: Vec<&str> = ["pebble", "named", "dig", "openssl"]
+    let missing: Vec<&str> = ["pebble", "named", "dig", "nsupdate", "openssl"]
         .into_iter()
         .filter(|t| which(t).is_none())
         .collect();
@@ -167,6 +167,30 @@ zone "{ZONE}" {{
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// Change the zone with `nsupdate` (TSIG-signed), e.g. `update add x.acme.test 60 A 127.0.0.2`.
+    pub fn nsupdate(&self, update: &str) {
+        use std::io::Write;
+        let mut child = Command::new(which("nsupdate").unwrap())
+            .args([
+                "-y",
+                &format!("hmac-sha256:{TSIG_KEY_NAME}:{}", self.tsig_secret),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        write!(
+            child.stdin.take().unwrap(),
+            "server 127.0.0.1 {}\nzone {ZONE}\n{update}\nsend\n",
+            self.port
+        )
+        .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "nsupdate {update:?} failed"
+        );
+    }
+
     /// `dig +short` of `rtype` `name` at this server.
     pub fn dig(&self, rtype: &str, name: &str) -> String {
         let out = Command::new(which("dig").unwrap())
@@ -229,6 +253,8 @@ impl Pebble {
             .args(["-dnsserver", &dns.addr().to_string()])
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
+            // Every order validates again: a renewal must not pass on an old authorization.
+            .env("PEBBLE_AUTHZREUSE", "0")
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -228,6 +228,8 @@ fn event_title(event: EventType) -> &'static str {
         EventType::ChannelTest => "certkeep test notification",
         EventType::CertIssued => "Certificates issued",
         EventType::CertOrderFailed => "Certificate order failed",
+        EventType::CertRenewed => "Certificates renewed",
+        EventType::CertRenewFailed => "Certificate renewal failed",
     }
 }
 
