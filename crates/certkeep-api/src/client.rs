@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, OrderInfo, OrderList,
-    RenewCertificateRequest,
+    RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest,
 };
 use crate::{
     AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
@@ -447,6 +447,19 @@ impl Client {
     ) -> Result<OrderInfo, ClientError> {
         self.send_json(
             self.request(Method::POST, &format!("/api/v1/certificates/{id}/renew"))
+                .json(req),
+        )
+        .await
+    }
+
+    /// Revoke the current version of an ordered certificate at its CA.
+    pub async fn certificate_revoke(
+        &self,
+        id: Uuid,
+        req: &RevokeCertificateRequest,
+    ) -> Result<RevocationInfo, ClientError> {
+        self.send_json(
+            self.request(Method::POST, &format!("/api/v1/certificates/{id}/revoke"))
                 .json(req),
         )
         .await

@@ -443,3 +443,27 @@ async fn validation_failure(order: &mut instant_acme::Order) -> Failure {
     }
     Failure::new("the CA marked the order invalid without naming a failed authorization")
 }
+
+/// Revoke `cert_der` at the CA of `account`.
+pub async fn revoke(
+    account: &Account,
+    cert_der: &[u8],
+    reason: certkeep_api::RevocationReason,
+) -> Result<(), Failure> {
+    use certkeep_api::RevocationReason as R;
+    let reason = match reason {
+        R::Unspecified => instant_acme::RevocationReason::Unspecified,
+        R::KeyCompromise => instant_acme::RevocationReason::KeyCompromise,
+        R::AffiliationChanged => instant_acme::RevocationReason::AffiliationChanged,
+        R::Superseded => instant_acme::RevocationReason::Superseded,
+        R::CessationOfOperation => instant_acme::RevocationReason::CessationOfOperation,
+    };
+    let der = rustls_pki_types::CertificateDer::from(cert_der);
+    account
+        .revoke(&instant_acme::RevocationRequest {
+            certificate: &der,
+            reason: Some(reason),
+        })
+        .await
+        .map_err(|e| failure("revoking the certificate", e))
+}

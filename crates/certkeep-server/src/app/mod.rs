@@ -79,6 +79,7 @@ pub mod actions {
     /// The order job's run of an order: success (issued) or failed, by no token.
     pub const ORDER_ISSUE: &str = "order.issue";
     pub const CERTIFICATE_RENEW: &str = "certificate.renew";
+    pub const CERTIFICATE_REVOKE: &str = "certificate.revoke";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use certkeep_api::{
     AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderList,
-    OrderStatus, RenewCertificateRequest, Role,
+    OrderStatus, RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest, Role,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -760,5 +760,76 @@ impl App {
             }
         }
         Ok(started)
+    }
+
+    /// Load the ACME account that ordered entry `cert_id`.
+    async fn account_of(&self, cert_id: Uuid) -> Result<instant_acme::Account> {
+        let state = self.store.acme_certificate_get(cert_id).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "certificate {cert_id} was not ordered through certkeep; revoke it with the CA that issued it"
+            ))
+        })?;
+        let order =
+            self.store.order_get(state.order_id).await?.ok_or_else(|| {
+                Error::Internal(format!("the order that issued {cert_id} is gone"))
+            })?;
+        let account = self
+            .store
+            .acme_account_get(order.account_id)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("ACME account {} is gone", order.account_id)))?;
+        let creds = self
+            .keyring
+            .open(&account_context(account.id), &account.credentials_sealed)?;
+        let creds = std::str::from_utf8(&creds)
+            .map_err(|_| Error::Internal("stored account credentials are not UTF-8".into()))?;
+        acme::account(creds, account.ca_root_pem.as_deref())
+            .await
+            .map_err(|f| Error::Unavailable(f.message))
+    }
+
+    /// Revoke the current version of an ordered certificate at its CA (Manager of its group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_revoke(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: RevokeCertificateRequest,
+    ) -> Result<RevocationInfo> {
+        const ACTION: &str = actions::CERTIFICATE_REVOKE;
+        let target = id.to_string();
+        let reason = req.reason.unwrap_or_default();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            let cert = self.visible_certificate(&p, id).await?;
+            p.require(
+                Role::Manager,
+                cert.group.as_deref(),
+                "revoking a certificate",
+            )?;
+            let account = self.account_of(id).await?;
+            let ver = self.load_version(&cert, None).await?;
+            acme::revoke(&account, &ver.leaf_der, reason)
+                .await
+                .map_err(|f| match f.problem {
+                    Some(_) => Error::Conflict(f.message),
+                    None => Error::Unavailable(f.message),
+                })?;
+            Ok(RevocationInfo {
+                certificate_id: id,
+                version: ver.version,
+                serial: cert.info.serial.clone(),
+                reason,
+                revoked_at: whole_second(ctx.now),
+            })
+        }
+        .await;
+        let detail = match &result {
+            Ok(r) => json!({"version": r.version, "serial": r.serial, "reason": reason.as_str()}),
+            Err(_) => json!({"reason": reason.as_str()}),
+        };
+        self.record(ctx, Some(&p), ACTION, Some(&target), &result, detail)
+            .await?;
+        result
     }
 }

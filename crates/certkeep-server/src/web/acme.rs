@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, ErrorBody, OrderInfo, OrderList,
-    RenewCertificateRequest,
+    RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(order_create, order_list))
         .routes(routes!(order_get))
         .routes(routes!(certificate_renew))
+        .routes(routes!(certificate_revoke))
 }
 
 /// The HTTP-01 listener: `GET /.well-known/acme-challenge/{token}` answers the key
@@ -224,4 +225,23 @@ async fn certificate_renew(
     let req = accept(&app, &ctx, actions::CERTIFICATE_RENEW, Some(id), req).await?;
     let o = app.certificate_renew(&ctx, id, req).await?;
     Ok((StatusCode::ACCEPTED, Json(o)))
+}
+
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/revoke", tag = "acme",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = RevokeCertificateRequest,
+    responses(
+        (status = 200, description = "The CA revoked the current version", body = RevocationInfo),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not an ordered certificate, or the CA refused (already revoked…)", body = ErrorBody),
+        (status = 503, description = "The CA cannot be reached", body = ErrorBody)
+    ))]
+async fn certificate_revoke(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RevokeCertificateRequest>,
+) -> ApiResult<Json<RevocationInfo>> {
+    let req = accept(&app, &ctx, actions::CERTIFICATE_REVOKE, Some(id), req).await?;
+    Ok(Json(app.certificate_revoke(&ctx, id, req).await?))
 }

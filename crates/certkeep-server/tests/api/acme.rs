@@ -5,7 +5,8 @@
 use certkeep_api::{
     CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
     CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DownloadPart, DownloadQuery,
-    EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest, Role, TsigAlgorithm,
+    EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest, RevocationReason,
+    RevokeCertificateRequest, Role, TsigAlgorithm,
 };
 use certkeep_server::jobs::{order_job, renewal_job};
 use time::OffsetDateTime;
@@ -364,6 +365,83 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(404), "{e}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn revocation_goes_through_the_ca() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let o = t
+        .admin
+        .order_create(&order(
+            "gone",
+            &["gone.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let id = run_order(&t, o.id).await.certificate_id.unwrap();
+    let serial = t.admin.certificate_get(id).await.unwrap().serial;
+    assert!(!pebble.cert_status(&serial).await.contains("Revoked"));
+
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    let e = reader
+        .certificate_revoke(id, &RevokeCertificateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+
+    let r = t
+        .admin
+        .certificate_revoke(
+            id,
+            &RevokeCertificateRequest {
+                reason: Some(RevocationReason::KeyCompromise),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.version, r.reason), (1, RevocationReason::KeyCompromise));
+    assert_eq!(r.serial, serial);
+    let status = pebble.cert_status(&serial).await;
+    assert!(status.contains("Revoked"), "{status}");
+
+    // Twice: the CA's answer, as a conflict.
+    let e = t
+        .admin
+        .certificate_revoke(id, &RevokeCertificateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert!(e.to_string().contains("the CA refused"), "{e}");
+
+    let audit = t
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(id.to_string()),
+            action: Some("certificate.revoke".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audit.items.len(),
+        3,
+        "the denied, the done and the refused attempt"
+    );
     t.stop().await;
 }
 

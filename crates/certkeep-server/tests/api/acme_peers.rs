@@ -280,6 +280,26 @@ impl Pebble {
         }
     }
 
+    /// What Pebble's management interface says of the certificate with `serial` (hex).
+    pub async fn cert_status(&self, serial: &str) -> String {
+        self.management_get(&format!("/cert-status-by-serial/{serial}"))
+            .await
+    }
+
+    async fn management_get(&self, path: &str) -> String {
+        let http = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(self.tls_root_pem.as_bytes()).unwrap()])
+            .build()
+            .unwrap();
+        http.get(format!("https://{}{path}", self.management))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The root that signs the certificates Pebble issues (it changes on every start).
     pub async fn issuing_root_pem(&self) -> String {
         let http = reqwest::Client::builder()
