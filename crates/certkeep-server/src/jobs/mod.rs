@@ -71,6 +71,9 @@ pub mod order_job {
     const LEASE: time::Duration = time::Duration::minutes(15);
     /// Orders taken up per round, run at the same time.
     const BATCH: u32 = 32;
+    /// Orders of one ACME account in flight at once from this replica: the CA sees a steady
+    /// trickle, not a burst.
+    const PER_ACCOUNT: usize = 4;
 
     /// What one round did.
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,19 +86,30 @@ pub mod order_job {
 
     pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<OrderReport> {
         let orders = app.store.orders_unfinished(BATCH).await?;
-        let runs = orders.iter().map(|o| async move {
-            let lease = format!("acme_order:{}", o.id);
-            if !app
-                .store
-                .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
-                .await?
-                || !app.store.order_start(o.id, now).await?
-            {
-                return Ok(None);
+        let mut per_account: std::collections::HashMap<uuid::Uuid, Arc<tokio::sync::Semaphore>> =
+            std::collections::HashMap::new();
+        let runs = orders.iter().map(|o| {
+            let slots = per_account
+                .entry(o.account_id)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_ACCOUNT)))
+                .clone();
+            async move {
+                let _slot = slots.acquire_owned().await.map_err(|e| {
+                    crate::error::Error::Internal(format!("order slots closed: {e}"))
+                })?;
+                let lease = format!("acme_order:{}", o.id);
+                if !app
+                    .store
+                    .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
+                    .await?
+                    || !app.store.order_start(o.id, now).await?
+                {
+                    return Ok(None);
+                }
+                let run = app.order_run(o, now).await;
+                app.store.lease_release(&lease, &app.instance_id).await?;
+                run.map(Some)
             }
-            let run = app.order_run(o, now).await;
-            app.store.lease_release(&lease, &app.instance_id).await?;
-            run.map(Some)
         });
         let mut report = OrderReport::default();
         for r in futures_util::future::join_all(runs).await {

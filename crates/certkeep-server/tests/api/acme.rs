@@ -490,7 +490,12 @@ async fn dns01_wildcard_order_through_rfc2136_into_bind() {
 
     // A delegated validation name: `_acme-challenge` is a CNAME to a name the provider updates.
     bind.nsupdate("update add _acme-challenge.cname.acme.test 60 CNAME validation.acme.test.");
-    let mut req = order("cname", &["cname.acme.test"], account.id, ChallengeType::Dns01);
+    let mut req = order(
+        "cname",
+        &["cname.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
     req.dns_provider_id = Some(provider.id);
     let done = run_order(&t, t.admin.order_create(&req).await.unwrap().id).await;
     assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
