@@ -74,9 +74,12 @@ CREATE TABLE acme_certificates (
     -- Failed renewals in a row, and the last reason.
     failures BIGINT NOT NULL,
     last_error TEXT,
+    -- When to ask the CA for renewal information (RFC 9773) again; NULL: at the next round.
+    ari_next_check BIGINT,
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX acme_certificates_due ON acme_certificates (renew_at) WHERE auto_renew = 1;
+CREATE INDEX acme_certificates_ari ON acme_certificates (ari_next_check) WHERE auto_renew = 1;
 
 CREATE TABLE acme_http_challenges (
     token TEXT PRIMARY KEY,

@@ -3,6 +3,7 @@
 //! records written through RFC 2136. It knows nothing of HTTP routing, users or the audit
 //! log; `app::orders` wires it to those.
 
+pub mod ari;
 pub mod dns;
 
 use std::time::Duration;

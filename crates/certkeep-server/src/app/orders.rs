@@ -11,7 +11,7 @@ use certkeep_api::{
     OrderStatus, RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest, Role,
 };
 use serde_json::json;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -34,6 +34,10 @@ use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
 const MAX_DOMAINS: usize = 100;
 /// Most orders one listing returns.
 const LIST_LIMIT: u32 = 1000;
+/// Bounds on how soon renewal information is asked again (the CA's Retry-After within them).
+const ARI_MIN_RECHECK: Duration = Duration::minutes(5);
+const ARI_MAX_RECHECK: Duration = Duration::hours(24);
+const ARI_RETRY_ON_ERROR: Duration = Duration::hours(1);
 
 fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
     let bad = |what: &str| Error::Internal(format!("order {}: stored {what} is unknown", o.id));
@@ -831,5 +835,60 @@ impl App {
         self.record(ctx, Some(&p), ACTION, Some(&target), &result, detail)
             .await?;
         result
+    }
+
+    /// Ask the CAs that offer renewal information (RFC 9773) about the ordered certificates
+    /// due for a check, and bring their renewal forward into the suggested window when that
+    /// comes first. Returns how many certificates were checked.
+    pub async fn renewal_info_check_due(&self, now: OffsetDateTime, limit: u32) -> Result<usize> {
+        let due = self.store.acme_certificates_ari_due(now, limit).await?;
+        let mut accounts: std::collections::HashMap<Uuid, Option<instant_acme::Account>> =
+            std::collections::HashMap::new();
+        for c in &due {
+            let cert = self.store.certificate_get(c.cert_id).await?;
+            let order = self.store.order_get(c.order_id).await?;
+            let (Some(cert), Some(order)) = (cert, order) else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                accounts.entry(order.account_id)
+            {
+                slot.insert(match self.account_of(c.cert_id).await {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        tracing::warn!(cert_id = %c.cert_id, error = %e, "cannot load the ACME account for renewal information");
+                        None
+                    }
+                });
+            }
+            let Some(Some(account)) = accounts.get(&order.account_id) else {
+                self.store
+                    .acme_certificate_ari_checked(c.cert_id, c.renew_at, now + ARI_RETRY_ON_ERROR)
+                    .await?;
+                continue;
+            };
+            let ver = self.load_version(&cert, None).await?;
+            let (renew_at, next) = match acme::ari::advice(account, &ver.leaf_der).await {
+                Ok(acme::ari::Advice::Window {
+                    start,
+                    end,
+                    retry_after,
+                }) => {
+                    let wait = Duration::try_from(retry_after)
+                        .unwrap_or(ARI_MAX_RECHECK)
+                        .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
+                    (c.renew_at.min(acme::ari::pick(start, end)), now + wait)
+                }
+                Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
+                Err(f) => {
+                    tracing::warn!(cert_id = %c.cert_id, error = %f.message, "renewal information check failed");
+                    (c.renew_at, now + ARI_RETRY_ON_ERROR)
+                }
+            };
+            self.store
+                .acme_certificate_ari_checked(c.cert_id, renew_at, next)
+                .await?;
+        }
+        Ok(due.len())
     }
 }

@@ -124,6 +124,7 @@ pub mod order_job {
 }
 
 /// Start the automatic renewals that are due, on one replica at a time; the order job runs them.
+/// Renewal information (RFC 9773) is asked for first where the CA offers it.
 pub mod renewal_job {
     use super::*;
 
@@ -146,6 +147,10 @@ pub mod renewal_job {
             bearer: None,
             now,
         };
+        // The CA's renewal information first: it may bring renewals forward.
+        if let Err(e) = app.renewal_info_check_due(now, BATCH).await {
+            tracing::warn!(error = %e, "renewal information checks failed; renewing by the certificate's own dates");
+        }
         let started = app.renewals_start_due(&ctx, BATCH).await;
         app.store
             .lease_release(LEASE_NAME, &app.instance_id)

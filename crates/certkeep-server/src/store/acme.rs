@@ -79,6 +79,7 @@ pub struct AcmeCertificateRecord {
     pub renew_at: OffsetDateTime,
     pub failures: u32,
     pub last_error: Option<String>,
+    pub ari_next_check: Option<OffsetDateTime>,
 }
 
 /// How an order ended.
@@ -457,7 +458,8 @@ impl Store {
     }
 }
 
-const ACME_CERT_COLUMNS: &str = "cert_id, order_id, auto_renew, renew_at, failures, last_error";
+const ACME_CERT_COLUMNS: &str =
+    "cert_id, order_id, auto_renew, renew_at, failures, last_error, ari_next_check";
 
 fn acme_cert_from_row(row: &AnyRow) -> Result<AcmeCertificateRecord> {
     let failures: i64 = row.try_get("failures")?;
@@ -468,6 +470,10 @@ fn acme_cert_from_row(row: &AnyRow) -> Result<AcmeCertificateRecord> {
         renew_at: from_ts(row.try_get("renew_at")?)?,
         failures: u32::try_from(failures).unwrap_or(u32::MAX),
         last_error: row.try_get("last_error")?,
+        ari_next_check: row
+            .try_get::<Option<i64>, _>("ari_next_check")?
+            .map(from_ts)
+            .transpose()?,
     })
 }
 
@@ -487,7 +493,7 @@ impl Store {
             "INSERT INTO acme_certificates (cert_id, order_id, auto_renew, renew_at, failures, last_error, updated_at) \
              VALUES ($1, $2, $3, $4, 0, NULL, $5) ON CONFLICT (cert_id) DO UPDATE SET \
              order_id = excluded.order_id, renew_at = excluded.renew_at, failures = 0, last_error = NULL, \
-             updated_at = excluded.updated_at",
+             ari_next_check = NULL, updated_at = excluded.updated_at",
         )
         .bind(cert_id.to_string())
         .bind(order_id.to_string())
@@ -543,8 +549,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AcmeCertificateRecord>> {
         sqlx::query(
-            "SELECT a.cert_id, a.order_id, a.auto_renew, a.renew_at, a.failures, a.last_error \
-             FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+            "SELECT a.cert_id, a.order_id, a.auto_renew, a.renew_at, a.failures, a.last_error, \
+             a.ari_next_check FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
              WHERE a.auto_renew = 1 AND a.renew_at <= $1 AND c.deleted_at IS NULL \
              ORDER BY a.renew_at, a.cert_id LIMIT $2",
         )
@@ -555,6 +561,48 @@ impl Store {
         .iter()
         .map(acme_cert_from_row)
         .collect()
+    }
+
+    /// Live ordered entries with automatic renewal whose renewal information is due at `now`.
+    pub async fn acme_certificates_ari_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<AcmeCertificateRecord>> {
+        sqlx::query(
+            "SELECT a.cert_id, a.order_id, a.auto_renew, a.renew_at, a.failures, a.last_error, \
+             a.ari_next_check FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+             WHERE a.auto_renew = 1 AND (a.ari_next_check IS NULL OR a.ari_next_check <= $1) \
+             AND c.deleted_at IS NULL ORDER BY a.ari_next_check, a.cert_id LIMIT $2",
+        )
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(acme_cert_from_row)
+        .collect()
+    }
+
+    /// Record a renewal-information check: when to renew (if the CA moved it earlier) and when
+    /// to ask again.
+    pub async fn acme_certificate_ari_checked(
+        &self,
+        cert_id: Uuid,
+        renew_at: OffsetDateTime,
+        next_check: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE acme_certificates SET renew_at = $2, ari_next_check = $3 WHERE cert_id = $1",
+        )
+        .bind(cert_id.to_string())
+        .bind(ts(renew_at))
+        .bind(ts(next_check))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Whether a renewal of `cert_id` is waiting or running.

@@ -369,6 +369,65 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
 }
 
 #[tokio::test]
+async fn renewal_information_from_the_ca_brings_renewal_forward() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let stub = crate::ari_stub::AriStub::start(&pebble).await;
+    let mut req = account_request(&pebble);
+    req.directory = stub.directory_url.clone();
+    let account = t.admin.acme_account_create(&req).await.unwrap();
+    let o = t
+        .admin
+        .order_create(&order(
+            "ari",
+            &["ari.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let id = run_order(&t, o.id).await.certificate_id.unwrap();
+    let now = OffsetDateTime::now_utc();
+
+    // A window in ten days: well before Pebble's five-year lifetime ends, not yet due.
+    stub.set_window(
+        now + time::Duration::days(10),
+        now + time::Duration::days(11),
+    );
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    assert_eq!(stub.asked().len(), 1, "asked once");
+    assert!(
+        stub.asked()[0].contains('.'),
+        "an RFC 9773 certificate id: {:?}",
+        stub.asked()
+    );
+    let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
+    assert!(state.renew_at >= now + time::Duration::days(10));
+    assert!(state.renew_at <= now + time::Duration::days(11));
+
+    // The CA moves the window into the past (a mass revocation, say): once its Retry-After
+    // (an hour) has passed, certkeep asks again and renews at once.
+    stub.set_window(
+        now - time::Duration::hours(2),
+        now - time::Duration::hours(1),
+    );
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    assert_eq!(stub.asked().len(), 1, "not asked again before Retry-After");
+    let later = now + time::Duration::minutes(61);
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
+    assert_eq!(stub.asked().len(), 2);
+    assert_eq!(order_job::run_once(&t.app, now).await.unwrap().issued, 1);
+    assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 2);
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn revocation_goes_through_the_ca() {
     if !tools_available() {
         return;

@@ -218,6 +218,9 @@ pub struct Pebble {
     management: SocketAddr,
     /// The root of Pebble's own HTTPS listener (the account's `ca_root_pem`).
     pub tls_root_pem: String,
+    /// The listener's certificate and key, for a stub that must be trusted the same way.
+    pub tls_cert_pem: String,
+    pub tls_key_pem: String,
     /// Where it connects for HTTP-01 (certkeep's challenge listener must be here).
     pub http_port: u16,
     _dir: tempfile::TempDir,
@@ -227,8 +230,8 @@ impl Pebble {
     pub fn start(dns: &Bind, eab_required: bool) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         let (tls_root_pem, cert, key) = tls_identity();
-        std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
-        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), &key).unwrap();
         let (port, mgmt, http_port, tls_port) =
             (free_port(), free_port(), free_port(), free_port());
         let config = serde_json::json!({
@@ -275,6 +278,8 @@ impl Pebble {
             directory_url: format!("https://127.0.0.1:{port}/dir"),
             management: SocketAddr::from(([127, 0, 0, 1], mgmt)),
             tls_root_pem,
+            tls_cert_pem: cert,
+            tls_key_pem: key,
             http_port,
             _dir: dir,
         }
@@ -282,39 +287,26 @@ impl Pebble {
 
     /// What Pebble's management interface says of the certificate with `serial` (hex).
     pub async fn cert_status(&self, serial: &str) -> String {
-        self.management_get(&format!("/cert-status-by-serial/{serial}"))
-            .await
+        self.get_text(&format!(
+            "https://{}/cert-status-by-serial/{serial}",
+            self.management
+        ))
+        .await
     }
 
-    async fn management_get(&self, path: &str) -> String {
+    /// GET `url` from Pebble, trusting its listener's root.
+    pub async fn get_text(&self, url: &str) -> String {
         let http = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(self.tls_root_pem.as_bytes()).unwrap()])
             .build()
             .unwrap();
-        http.get(format!("https://{}{path}", self.management))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        http.get(url).send().await.unwrap().text().await.unwrap()
     }
 
     /// The root that signs the certificates Pebble issues (it changes on every start).
     pub async fn issuing_root_pem(&self) -> String {
-        let http = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(self.tls_root_pem.as_bytes()).unwrap()])
-            .build()
-            .unwrap();
-        http.get(format!("https://{}/roots/0", self.management))
-            .send()
+        self.get_text(&format!("https://{}/roots/0", self.management))
             .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
     }
 }
 

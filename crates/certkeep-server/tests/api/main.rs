@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod acme_peers;
+mod ari_stub;
 mod helpers;
 
 mod acme;
