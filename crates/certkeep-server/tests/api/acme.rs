@@ -25,8 +25,12 @@ struct Env {
 }
 
 async fn env(eab_required: bool) -> Env {
+    env_with(eab_required, false).await
+}
+
+async fn env_with(eab_required: bool, reject_nonces: bool) -> Env {
     let bind = Bind::start();
-    let pebble = Pebble::start(&bind, eab_required);
+    let pebble = Pebble::start(&bind, eab_required, reject_nonces);
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path()).await;
     config.danger_allow_http_channels = true;
@@ -509,7 +513,7 @@ async fn dns01_wildcard_order_through_rfc2136_into_bind() {
     if !tools_available() {
         return;
     }
-    let Env { t, pebble, bind } = env(false).await;
+    let Env { t, pebble, bind } = env_with(false, true).await;
     let account = t
         .admin
         .acme_account_create(&account_request(&pebble))

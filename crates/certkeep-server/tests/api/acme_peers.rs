@@ -227,7 +227,8 @@ pub struct Pebble {
 }
 
 impl Pebble {
-    pub fn start(dns: &Bind, eab_required: bool) -> Pebble {
+    /// `reject_nonces`: keep Pebble's deliberate `badNonce` answers (15 % of requests), as real CAs send some.
+    pub fn start(dns: &Bind, eab_required: bool, reject_nonces: bool) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         let (tls_root_pem, cert, key) = tls_identity();
         std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
@@ -255,7 +256,10 @@ impl Pebble {
             .arg(&config_path)
             .args(["-dnsserver", &dns.addr().to_string()])
             .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env(
+                "PEBBLE_WFE_NONCEREJECT",
+                if reject_nonces { "15" } else { "0" },
+            )
             // Every order validates again: a renewal must not pass on an old authorization.
             .env("PEBBLE_AUTHZREUSE", "0")
             .current_dir(dir.path())
