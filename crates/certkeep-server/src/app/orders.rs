@@ -34,6 +34,8 @@ use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
 const MAX_DOMAINS: usize = 100;
 /// Most orders one listing returns.
 const LIST_LIMIT: u32 = 1000;
+/// Runs of one order before it fails for good (each cut short by a crash or a lost lease).
+const MAX_ATTEMPTS: u32 = 3;
 /// Bounds on how soon renewal information is asked again (the CA's Retry-After within them).
 const ARI_MIN_RECHECK: Duration = Duration::minutes(5);
 const ARI_MAX_RECHECK: Duration = Duration::hours(24);
@@ -185,6 +187,9 @@ impl OrderHooks for StoreHooks<'_> {
 pub enum OrderRun {
     Issued(Uuid),
     Failed,
+    /// Cut short by something that passes (the CA refused a nonce three times in a row): back
+    /// to pending for the next round.
+    Retrying,
 }
 
 impl App {
@@ -346,48 +351,96 @@ impl App {
     #[instrument(skip_all, fields(order_id = %order.id))]
     pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
         let key_type = KeyType::parse(&order.key_type).unwrap_or_default();
-        let outcome = self.order_obtain(order, key_type, now).await;
+        // `attempts` counts earlier runs: more than a few means each one was cut short (a crash,
+        // a lost lease), and trying forever would only hammer the CA.
+        let outcome = if order.attempts >= MAX_ATTEMPTS {
+            Err(Failure::new(format!(
+                "gave up after {} interrupted attempts",
+                order.attempts
+            )))
+        } else {
+            self.order_obtain(order, key_type, now).await
+        };
+        let failure = match outcome {
+            Ok((chain_pem, key_pkcs8)) => {
+                let mut tx = self.store.begin_write().await?;
+                self.store.http_challenges_clear(&mut tx, order.id).await?;
+                match self
+                    .order_store_issued(&mut tx, order, &chain_pem, &key_pkcs8, now)
+                    .await
+                {
+                    Ok(rec) => {
+                        let detail = json!({
+                            "name": rec.name,
+                            "certificate_id": rec.id,
+                            "fingerprint_sha256": rec.info.fingerprint_sha256,
+                            "domains": rec.info.domains,
+                        });
+                        self.order_audit(&mut tx, order, AuditOutcome::Success, detail, now)
+                            .await?;
+                        tx.commit().await?;
+                        return Ok(OrderRun::Issued(rec.id));
+                    }
+                    // Rolled back; the order fails rather than being run (and issued) again.
+                    Err(e) => Failure::new(format!(
+                        "the CA issued the certificate, but it could not be stored: {e}"
+                    )),
+                }
+            }
+            Err(f) => f,
+        };
+        let transient = failure
+            .problem
+            .as_ref()
+            .and_then(|p| p.kind.as_deref())
+            .is_some_and(|k| k == "urn:ietf:params:acme:error:badNonce");
+        if transient && order.attempts + 1 < MAX_ATTEMPTS {
+            tracing::warn!(order_id = %order.id, error = %failure.message, "order interrupted; it runs again");
+            let mut tx = self.store.begin_write().await?;
+            self.store.http_challenges_clear(&mut tx, order.id).await?;
+            self.store.order_requeue(&mut tx, order.id, now).await?;
+            tx.commit().await?;
+            return Ok(OrderRun::Retrying);
+        }
         let mut tx = self.store.begin_write().await?;
         self.store.http_challenges_clear(&mut tx, order.id).await?;
-        let (run, audit_outcome, detail) = match outcome {
-            Ok((chain_pem, key_pkcs8)) => {
-                let rec = self
-                    .order_store_issued(&mut tx, order, &chain_pem, &key_pkcs8, now)
-                    .await?;
-                let detail = json!({
-                    "name": rec.name,
-                    "certificate_id": rec.id,
-                    "fingerprint_sha256": rec.info.fingerprint_sha256,
-                    "domains": rec.info.domains,
-                });
-                (OrderRun::Issued(rec.id), AuditOutcome::Success, detail)
-            }
-            Err(f) => {
-                self.order_store_failed(&mut tx, order, &f, now).await?;
-                let detail = json!({
-                    "name": order.name,
-                    "error": f.message,
-                    "failed_domain": f.domain,
-                });
-                (OrderRun::Failed, AuditOutcome::Failed, detail)
-            }
-        };
+        self.order_store_failed(&mut tx, order, &failure, now)
+            .await?;
+        let detail = json!({
+            "name": order.name,
+            "error": failure.message,
+            "failed_domain": failure.domain,
+        });
+        self.order_audit(&mut tx, order, AuditOutcome::Failed, detail, now)
+            .await?;
+        tx.commit().await?;
+        Ok(OrderRun::Failed)
+    }
+
+    /// The job's audit event for a run of `order`.
+    async fn order_audit(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        outcome: AuditOutcome,
+        detail: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         audit::append(
             &self.store,
-            &mut tx,
+            tx,
             NewEvent {
                 time: now,
                 token_id: None,
                 action: actions::ORDER_ISSUE.to_string(),
                 target: Some(order.id.to_string()),
-                outcome: audit_outcome,
+                outcome,
                 request_id: format!("job:acme_order:{}", order.id),
                 detail,
             },
         )
         .await?;
-        tx.commit().await?;
-        Ok(run)
+        Ok(())
     }
 
     /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), or why not.

@@ -80,6 +80,8 @@ pub mod order_job {
     pub struct OrderReport {
         pub issued: usize,
         pub failed: usize,
+        /// Interrupted by something that passes; they run again next round.
+        pub retrying: usize,
         /// Held by another replica, or finished meanwhile.
         pub skipped: usize,
     }
@@ -116,6 +118,7 @@ pub mod order_job {
             match r? {
                 Some(OrderRun::Issued(_)) => report.issued += 1,
                 Some(OrderRun::Failed) => report.failed += 1,
+                Some(OrderRun::Retrying) => report.retrying += 1,
                 None => report.skipped += 1,
             }
         }

@@ -378,6 +378,23 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Put an interrupted order back in line.
+    pub async fn order_requeue(
+        &self,
+        tx: &mut WriteTx,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE acme_orders SET status = 'pending', updated_at = $2 WHERE id = $1 AND status = 'validating'",
+        )
+        .bind(id.to_string())
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn order_set_url(&self, id: Uuid, url: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE acme_orders SET order_url = $2 WHERE id = $1")

@@ -650,10 +650,38 @@ async fn failed_orders_say_why_and_notify() {
     req.dns_provider_id = Some(hidden_provider.id);
     let never = t.admin.order_create(&req).await.unwrap();
 
+    // An order whose runs were all cut short (crashes) is not run again forever.
+    let interrupted = t
+        .admin
+        .order_create(&order(
+            "cut",
+            &["cut.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert!(
+            t.app
+                .store
+                .order_start(interrupted.id, OffsetDateTime::now_utc())
+                .await
+                .unwrap()
+        );
+    }
+
     let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
         .await
         .unwrap();
-    assert_eq!(r.failed, 3, "{r:?}");
+    assert_eq!(r.failed, 4, "{r:?}");
+    let o = t.admin.order_get(interrupted.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    assert!(
+        o.error
+            .unwrap()
+            .contains("gave up after 3 interrupted attempts")
+    );
 
     let o = t.admin.order_get(blocked.id).await.unwrap();
     assert_eq!(o.status, OrderStatus::Failed);
@@ -683,7 +711,7 @@ async fn failed_orders_say_why_and_notify() {
     assert_eq!(hidden.dig("TXT", "_acme-challenge.never.acme.test"), "");
 
     let events = events_of(&t, channel).await;
-    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events.len(), 4, "{events:?}");
     assert!(
         events.iter().all(|(e, _)| e == "cert.order_failed"),
         "{events:?}"

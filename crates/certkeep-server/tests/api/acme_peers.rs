@@ -227,7 +227,7 @@ pub struct Pebble {
 }
 
 impl Pebble {
-    /// `reject_nonces`: keep Pebble's deliberate `badNonce` answers (15 % of requests), as real CAs send some.
+    /// `reject_nonces`: keep Pebble's deliberate `badNonce` answers (5 % of requests), as real CAs send some.
     pub fn start(dns: &Bind, eab_required: bool, reject_nonces: bool) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         let (tls_root_pem, cert, key) = tls_identity();
@@ -258,7 +258,7 @@ impl Pebble {
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env(
                 "PEBBLE_WFE_NONCEREJECT",
-                if reject_nonces { "15" } else { "0" },
+                if reject_nonces { "5" } else { "0" },
             )
             // Every order validates again: a renewal must not pass on an old authorization.
             .env("PEBBLE_AUTHZREUSE", "0")
