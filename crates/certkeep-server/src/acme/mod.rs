@@ -258,17 +258,25 @@ pub trait OrderHooks: Send + Sync {
     fn order_url(&self, url: &str) -> impl std::future::Future<Output = ()> + Send;
 }
 
+/// What to order: the names, the key, and (for a renewal) the certificate it replaces.
+pub struct OrderSpec<'a> {
+    pub domains: &'a [String],
+    pub key: &'a rcgen::KeyPair,
+    /// DER of the certificate being renewed: named in the order (RFC 9773 `replaces`) when
+    /// the CA offers renewal information.
+    pub replaces: Option<&'a [u8]>,
+}
+
 /// Run one order to its certificate chain (PEM, leaf first). DNS-01 records written are
 /// removed before returning, whatever the outcome.
 pub async fn run_order(
     account: &Account,
-    domains: &[String],
-    key: &rcgen::KeyPair,
+    spec: &OrderSpec<'_>,
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
 ) -> Result<String, Failure> {
     let mut written: Vec<DnsRecord> = Vec::new();
-    let result = run_order_inner(account, domains, key, solver, hooks, &mut written).await;
+    let result = run_order_inner(account, spec, solver, hooks, &mut written).await;
     if let Solver::Dns01 { provider, .. } = solver {
         for r in &written {
             if let Err(e) = provider.remove_txt(&r.name, &r.value).await {
@@ -281,17 +289,37 @@ pub async fn run_order(
 
 async fn run_order_inner(
     account: &Account,
-    domains: &[String],
-    key: &rcgen::KeyPair,
+    spec: &OrderSpec<'_>,
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
     written: &mut Vec<DnsRecord>,
 ) -> Result<String, Failure> {
+    let (domains, key) = (spec.domains, spec.key);
     let identifiers: Vec<Identifier> = domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
-    let mut order = account
-        .new_order(&NewOrder::new(&identifiers))
-        .await
-        .map_err(|e| failure("creating the order", e))?;
+    let replaced = spec.replaces.map(rustls_pki_types::CertificateDer::from);
+    let replaced_id = replaced
+        .as_ref()
+        .and_then(|d| instant_acme::CertificateIdentifier::try_from(d).ok());
+    // `replaces` is sent only to CAs with renewal information; one that then answers badly
+    // (ignores the field, or says it was already replaced) gets the plain order instead.
+    let plain = NewOrder::new(&identifiers);
+    let tried_replaces = replaced_id.is_some();
+    let first = match replaced_id {
+        Some(id) => {
+            account
+                .new_order(&NewOrder::new(&identifiers).replaces(id))
+                .await
+        }
+        None => account.new_order(&plain).await,
+    };
+    let mut order = match first {
+        Err(e) if tried_replaces => {
+            tracing::info!(error = %e, "the CA did not take `replaces`; ordering without it");
+            account.new_order(&plain).await
+        }
+        other => other,
+    }
+    .map_err(|e| failure("creating the order", e))?;
     hooks.order_url(order.url()).await;
     let kind = match solver {
         Solver::Http01 => ChallengeType::Http01,

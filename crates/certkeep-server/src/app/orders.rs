@@ -513,7 +513,16 @@ impl App {
             order_id: order.id,
             now,
         };
-        let chain = acme::run_order(&account, &order.domains, &key, &solver, &hooks).await?;
+        let replaces = match order.renews_cert_id {
+            Some(cert_id) => self.current_leaf(cert_id).await.map_err(internal)?,
+            None => None,
+        };
+        let spec = acme::OrderSpec {
+            domains: &order.domains,
+            key: &key,
+            replaces: replaces.as_deref(),
+        };
+        let chain = acme::run_order(&account, &spec, &solver, &hooks).await?;
         Ok((chain, Zeroizing::new(key.serialize_der())))
     }
 
@@ -684,6 +693,14 @@ impl App {
             self.delivery_wakeup.notify_one();
         }
         Ok(())
+    }
+
+    /// The current leaf (DER) of entry `cert_id`, if it still exists.
+    async fn current_leaf(&self, cert_id: Uuid) -> Result<Option<Vec<u8>>> {
+        match self.store.certificate_get(cert_id).await? {
+            Some(rec) => Ok(Some(self.load_version(&rec, None).await?.leaf_der)),
+            None => Ok(None),
+        }
     }
 
     /// The current key of entry `cert_id`, for a renewal that keeps it.

@@ -426,7 +426,9 @@ async fn renewal_information_from_the_ca_brings_renewal_forward() {
     let later = now + time::Duration::minutes(61);
     assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
     assert_eq!(stub.asked().len(), 2);
-    assert_eq!(order_job::run_once(&t.app, now).await.unwrap().issued, 1);
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    let orders = t.admin.order_list().await.unwrap().items;
+    assert_eq!(r.issued, 1, "{:?}", orders[0].error);
     assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 2);
     t.stop().await;
 }
