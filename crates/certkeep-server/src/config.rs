@@ -41,6 +41,8 @@ pub struct Config {
     pub acme_renew_lifetime_percent: Option<f64>,
     /// Renew ordered certificates at the latest this many days before expiry.
     pub acme_renew_days_before_expiry: u32,
+    /// Orders started per ACME account per hour at most; the rest wait (the CA's rate limits).
+    pub acme_orders_per_account_per_hour: u32,
 }
 
 impl Default for Config {
@@ -60,6 +62,7 @@ impl Default for Config {
             acme_dns_port: 53,
             acme_renew_lifetime_percent: None,
             acme_renew_days_before_expiry: 30,
+            acme_orders_per_account_per_hour: 100,
         }
     }
 }
@@ -106,6 +109,10 @@ impl std::fmt::Debug for Config {
             .field(
                 "acme_renew_days_before_expiry",
                 &self.acme_renew_days_before_expiry,
+            )
+            .field(
+                "acme_orders_per_account_per_hour",
+                &self.acme_orders_per_account_per_hour,
             )
             .finish()
     }

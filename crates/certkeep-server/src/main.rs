@@ -95,6 +95,10 @@ struct Global {
     #[arg(long, env = "CERTKEEP_ACME_RENEW_DAYS_BEFORE_EXPIRY", default_value_t = 30, global = true,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     acme_renew_days_before_expiry: u32,
+    /// Orders started per ACME account per hour at most; the rest wait for the next hour.
+    #[arg(long, env = "CERTKEEP_ACME_ORDERS_PER_ACCOUNT_PER_HOUR", default_value_t = 100, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    acme_orders_per_account_per_hour: u32,
     /// Seconds between expiry sweeps (each replica tries; one at a time holds the lease).
     #[arg(long, env = "CERTKEEP_SWEEP_INTERVAL_SECS", default_value_t = 300, global = true,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -171,6 +175,7 @@ impl Global {
             acme_dns_port: self.acme_dns_port,
             acme_renew_lifetime_percent: self.acme_renew_lifetime_percent,
             acme_renew_days_before_expiry: self.acme_renew_days_before_expiry,
+            acme_orders_per_account_per_hour: self.acme_orders_per_account_per_hour,
         })
     }
 }

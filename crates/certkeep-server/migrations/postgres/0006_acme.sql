@@ -52,6 +52,8 @@ CREATE TABLE acme_orders (
     failed_domain TEXT,
     order_url TEXT,
     attempts BIGINT NOT NULL,
+    -- When a worker last started it: the per-account rate budget counts these.
+    started_at BIGINT,
     created_by TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
@@ -59,6 +61,7 @@ CREATE TABLE acme_orders (
 );
 CREATE INDEX acme_orders_status ON acme_orders (status, created_at, id);
 CREATE INDEX acme_orders_created ON acme_orders (created_at, id);
+CREATE INDEX acme_orders_account_started ON acme_orders (account_id, started_at);
 -- At most one unfinished renewal per certificate, however many replicas start one.
 CREATE UNIQUE INDEX acme_orders_one_renewal ON acme_orders (renews_cert_id)
     WHERE renews_cert_id IS NOT NULL AND status IN ('pending', 'validating');

@@ -22,6 +22,8 @@ pub struct Settings {
     pub http_listen: Option<std::net::SocketAddr>,
     pub lookup: dns::Lookup,
     pub renewal: crate::domain::renewal::RenewalPolicy,
+    /// Orders started per account per hour at most.
+    pub orders_per_account_per_hour: u32,
 }
 
 impl Settings {
@@ -38,6 +40,7 @@ impl Settings {
                     .map_or(2.0 / 3.0, |p| p / 100.0),
                 before_expiry: time::Duration::days(i64::from(c.acme_renew_days_before_expiry)),
             },
+            orders_per_account_per_hour: c.acme_orders_per_account_per_hour,
         }
     }
 }

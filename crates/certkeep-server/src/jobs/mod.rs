@@ -82,44 +82,72 @@ pub mod order_job {
         pub failed: usize,
         /// Interrupted by something that passes; they run again next round.
         pub retrying: usize,
+        /// Over their account's hourly budget: they wait for a later round.
+        pub waiting: usize,
         /// Held by another replica, or finished meanwhile.
         pub skipped: usize,
     }
 
+    enum Round {
+        Ran(OrderRun),
+        Waiting,
+        Skipped,
+    }
+
+    /// Per account: the slots of orders in flight, and a gate around counting the budget and
+    /// starting an order, so this replica's own runs cannot overshoot the budget.
+    struct AccountGate {
+        slots: Arc<tokio::sync::Semaphore>,
+        start: Arc<tokio::sync::Mutex<()>>,
+    }
+
     pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<OrderReport> {
         let orders = app.store.orders_unfinished(BATCH).await?;
-        let mut per_account: std::collections::HashMap<uuid::Uuid, Arc<tokio::sync::Semaphore>> =
+        let mut gates: std::collections::HashMap<uuid::Uuid, AccountGate> =
             std::collections::HashMap::new();
+        let budget = app.policy.acme.orders_per_account_per_hour;
         let runs = orders.iter().map(|o| {
-            let slots = per_account
-                .entry(o.account_id)
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_ACCOUNT)))
-                .clone();
+            let gate = gates.entry(o.account_id).or_insert_with(|| AccountGate {
+                slots: Arc::new(tokio::sync::Semaphore::new(PER_ACCOUNT)),
+                start: Arc::new(tokio::sync::Mutex::new(())),
+            });
+            let (slots, start) = (gate.slots.clone(), gate.start.clone());
             async move {
                 let _slot = slots.acquire_owned().await.map_err(|e| {
                     crate::error::Error::Internal(format!("order slots closed: {e}"))
                 })?;
                 let lease = format!("acme_order:{}", o.id);
-                if !app
-                    .store
-                    .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
-                    .await?
-                    || !app.store.order_start(o.id, now).await?
                 {
-                    return Ok(None);
+                    let _starting = start.lock().await;
+                    let started = app
+                        .store
+                        .orders_started_since(o.account_id, now - time::Duration::hours(1))
+                        .await?;
+                    if started >= budget {
+                        return Ok(Round::Waiting);
+                    }
+                    if !app
+                        .store
+                        .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
+                        .await?
+                        || !app.store.order_start(o.id, now).await?
+                    {
+                        return Ok(Round::Skipped);
+                    }
                 }
                 let run = app.order_run(o, now).await;
                 app.store.lease_release(&lease, &app.instance_id).await?;
-                run.map(Some)
+                run.map(Round::Ran)
             }
         });
         let mut report = OrderReport::default();
         for r in futures_util::future::join_all(runs).await {
             match r? {
-                Some(OrderRun::Issued(_)) => report.issued += 1,
-                Some(OrderRun::Failed) => report.failed += 1,
-                Some(OrderRun::Retrying) => report.retrying += 1,
-                None => report.skipped += 1,
+                Round::Ran(OrderRun::Issued(_)) => report.issued += 1,
+                Round::Ran(OrderRun::Failed) => report.failed += 1,
+                Round::Ran(OrderRun::Retrying) => report.retrying += 1,
+                Round::Waiting => report.waiting += 1,
+                Round::Skipped => report.skipped += 1,
             }
         }
         Ok(report)

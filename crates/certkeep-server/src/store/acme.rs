@@ -367,8 +367,8 @@ impl Store {
     pub async fn order_start(&self, id: Uuid, now: OffsetDateTime) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let r = sqlx::query(
-            "UPDATE acme_orders SET status = 'validating', attempts = attempts + 1, updated_at = $2 \
-             WHERE id = $1 AND status IN ('pending', 'validating')",
+            "UPDATE acme_orders SET status = 'validating', attempts = attempts + 1, updated_at = $2, \
+             started_at = $2 WHERE id = $1 AND status IN ('pending', 'validating')",
         )
         .bind(id.to_string())
         .bind(ts(now))
@@ -376,6 +376,22 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    /// How many orders of `account_id` workers started after `since`.
+    pub async fn orders_started_since(
+        &self,
+        account_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<u32> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM acme_orders WHERE account_id = $1 AND started_at > $2",
+        )
+        .bind(account_id.to_string())
+        .bind(ts(since))
+        .fetch_one(self.reader())
+        .await?;
+        Ok(u32::try_from(row.try_get::<i64, _>(0)?).unwrap_or(u32::MAX))
     }
 
     /// Put an interrupted order back in line.

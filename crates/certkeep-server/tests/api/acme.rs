@@ -29,10 +29,19 @@ async fn env(eab_required: bool) -> Env {
 }
 
 async fn env_with(eab_required: bool, reject_nonces: bool) -> Env {
+    env_configured(eab_required, reject_nonces, |_| {}).await
+}
+
+async fn env_configured(
+    eab_required: bool,
+    reject_nonces: bool,
+    tweak: impl FnOnce(&mut certkeep_server::config::Config),
+) -> Env {
     let bind = Bind::start();
     let pebble = Pebble::start(&bind, eab_required, reject_nonces);
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path()).await;
+    tweak(&mut config);
     config.danger_allow_http_channels = true;
     config.public_url = Some("https://certkeep.example.test".into());
     config.acme_http_listen = Some(format!("127.0.0.1:{}", pebble.http_port).parse().unwrap());
@@ -430,6 +439,53 @@ async fn renewal_information_from_the_ca_brings_renewal_forward() {
     let orders = t.admin.order_list().await.unwrap().items;
     assert_eq!(r.issued, 1, "{:?}", orders[0].error);
     assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 2);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn orders_wait_for_their_accounts_hourly_budget() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env_configured(false, false, |c| c.acme_orders_per_account_per_hour = 1).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    for name in ["one", "two"] {
+        let domain = format!("{name}.acme.test");
+        t.admin
+            .order_create(&order(
+                name,
+                &[domain.as_str()],
+                account.id,
+                ChallengeType::Http01,
+            ))
+            .await
+            .unwrap();
+    }
+    let now = OffsetDateTime::now_utc();
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!((r.issued, r.waiting), (1, 1), "{r:?}");
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!((r.issued, r.waiting), (0, 1), "{r:?}");
+    let waiting = t.admin.order_list().await.unwrap().items;
+    assert_eq!(
+        waiting
+            .iter()
+            .filter(|o| o.status == OrderStatus::Pending)
+            .count(),
+        1
+    );
+    let r = order_job::run_once(&t.app, now + time::Duration::minutes(61))
+        .await
+        .unwrap();
+    assert_eq!((r.issued, r.waiting), (1, 0), "{r:?}");
     t.stop().await;
 }
 
