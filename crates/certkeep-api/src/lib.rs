@@ -611,7 +611,8 @@ pub struct CreateChannelRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email_to: Vec<String>,
     /// Event types to send (`cert.expiring`, `cert.expired`, `cert.imported`,
-    /// `cert.reimported`, `cert.deleted`); a default set per kind when absent.
+    /// `cert.reimported`, `cert.deleted`, `cert.issued`, `cert.order_failed`, `cert.renewed`,
+    /// `cert.renew_failed`); a default set per kind when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
