@@ -25,6 +25,11 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 /usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# ACME ordering tests: a real ACME CA (Pebble) and an authoritative DNS server (BIND) taking
+# RFC 2136 updates; dig checks the zone.
+command -v pebble >/dev/null 2>&1 || missing+=(pebble)
+[ -x /usr/sbin/named ] || command -v named >/dev/null 2>&1 || missing+=(bind9)
+command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${missing[*]}"

@@ -6,6 +6,11 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::{
+    AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
+    CreateOrderRequest, DnsProviderInfo, DnsProviderList, OrderInfo, OrderList,
+    RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest,
+};
+use crate::{
     AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
     CertificateMetadata, CertificatePage, CertificateVersionList, CreateTokenRequest, CreatedToken,
     DownloadQuery, EditCertificateRequest, ErrorBody, HealthStatus, ImportCertificateRequest,
@@ -383,6 +388,101 @@ impl Client {
     pub async fn notification_signing_key_rotate(&self) -> Result<serde_json::Value, ClientError> {
         self.send_json(self.request(Method::POST, "/api/v1/notifications/signing-keys/rotate"))
             .await
+    }
+
+    /// Register an account with an ACME CA.
+    pub async fn acme_account_create(
+        &self,
+        req: &CreateAcmeAccountRequest,
+    ) -> Result<AcmeAccountInfo, ClientError> {
+        self.send_json(
+            self.request(Method::POST, "/api/v1/acme/accounts")
+                .json(req),
+        )
+        .await
+    }
+
+    pub async fn acme_account_list(&self) -> Result<AcmeAccountList, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/acme/accounts"))
+            .await
+    }
+
+    pub async fn acme_account_get(&self, id: Uuid) -> Result<AcmeAccountInfo, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/acme/accounts/{id}")))
+            .await
+    }
+
+    pub async fn acme_account_delete(&self, id: Uuid) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, &format!("/api/v1/acme/accounts/{id}")))
+            .await
+    }
+
+    pub async fn dns_provider_create(
+        &self,
+        req: &CreateDnsProviderRequest,
+    ) -> Result<DnsProviderInfo, ClientError> {
+        self.send_json(
+            self.request(Method::POST, "/api/v1/dns-providers")
+                .json(req),
+        )
+        .await
+    }
+
+    pub async fn dns_provider_list(&self) -> Result<DnsProviderList, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/dns-providers"))
+            .await
+    }
+
+    pub async fn dns_provider_get(&self, id: Uuid) -> Result<DnsProviderInfo, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/dns-providers/{id}")))
+            .await
+    }
+
+    pub async fn dns_provider_delete(&self, id: Uuid) -> Result<(), ClientError> {
+        self.send_empty(self.request(Method::DELETE, &format!("/api/v1/dns-providers/{id}")))
+            .await
+    }
+
+    /// Order a certificate; it is obtained in the background (see `order_get`).
+    pub async fn order_create(&self, req: &CreateOrderRequest) -> Result<OrderInfo, ClientError> {
+        self.send_json(self.request(Method::POST, "/api/v1/orders").json(req))
+            .await
+    }
+
+    pub async fn order_list(&self) -> Result<OrderList, ClientError> {
+        self.send_json(self.request(Method::GET, "/api/v1/orders"))
+            .await
+    }
+
+    pub async fn order_get(&self, id: Uuid) -> Result<OrderInfo, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/orders/{id}")))
+            .await
+    }
+
+    /// Renew an ordered certificate now; the renewal order runs in the background.
+    pub async fn certificate_renew(
+        &self,
+        id: Uuid,
+        req: &RenewCertificateRequest,
+    ) -> Result<OrderInfo, ClientError> {
+        self.send_json(
+            self.request(Method::POST, &format!("/api/v1/certificates/{id}/renew"))
+                .json(req),
+        )
+        .await
+    }
+
+    /// Revoke the current version of an ordered certificate at its CA.
+    pub async fn certificate_revoke(
+        &self,
+        id: Uuid,
+        req: &RevokeCertificateRequest,
+    ) -> Result<RevocationInfo, ClientError> {
+        self.send_json(
+            self.request(Method::POST, &format!("/api/v1/certificates/{id}/revoke"))
+                .json(req),
+        )
+        .await
     }
 
     /// A raw request, for tests and tools that need to send what the typed methods cannot.

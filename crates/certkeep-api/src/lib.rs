@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod acme;
 #[cfg(feature = "client")]
 mod client;
+pub use acme::*;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};
 
@@ -64,6 +66,8 @@ impl CertificateStatus {
 #[serde(rename_all = "snake_case")]
 pub enum CertificateSource {
     Imported,
+    /// Ordered from an ACME CA by certkeep.
+    Ordered,
 }
 
 /// Everything known about a certificate entry (its current version).
@@ -607,7 +611,10 @@ pub struct CreateChannelRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email_to: Vec<String>,
     /// Event types to send (`cert.expiring`, `cert.expired`, `cert.imported`,
-    /// `cert.reimported`, `cert.deleted`); a default set per kind when absent.
+    /// `cert.reimported`, `cert.deleted`, `cert.issued`, `cert.order_failed`, `cert.renewed`,
+    /// `cert.renew_failed`). When absent: every type for a webhook; `cert.expiring`,
+    /// `cert.expired`, `cert.order_failed` and `cert.renew_failed` for Slack, Teams and e-mail;
+    /// `cert.expired`, `cert.renew_failed`, `cert.reimported` and `cert.renewed` for PagerDuty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -76,7 +76,7 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Certificates: import, list, inspect, edit, download, delete.
+    /// Certificates: import, order, list, inspect, edit, download, renew, revoke, delete.
     #[command(subcommand)]
     Cert(CertCommand),
     /// API tokens (Admin).
@@ -88,6 +88,12 @@ pub enum Command {
     /// Notification channels: webhook, Slack, Teams, PagerDuty and e-mail alerts.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Certificate orders from ACME CAs (`certkeep cert order` starts one).
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// ACME accounts and DNS-01 providers.
+    #[command(subcommand)]
+    Acme(AcmeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +120,203 @@ pub enum CertCommand {
     Purge(IdArg),
     /// List the stored versions of an entry.
     Versions(IdArg),
+    /// Order a certificate from an ACME CA; it is obtained in the background (see `order get`).
+    Order(Box<OrderArgs>),
+    /// Renew an ordered certificate now (a new version); the key is kept unless --rekey.
+    Renew(RenewArgs),
+    /// Revoke the current version of an ordered certificate at its CA.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrderArgs {
+    /// Name of the inventory entry the certificate becomes.
+    #[arg(long)]
+    pub name: String,
+    /// DNS name; repeat for several (the first is the subject). `*.example.com` needs dns-01.
+    #[arg(long = "domain", value_name = "NAME", required = true)]
+    pub domains: Vec<String>,
+    /// ACME account id (`certkeep acme account list`).
+    #[arg(long, value_name = "ID")]
+    pub account: Uuid,
+    #[arg(long, value_enum)]
+    pub challenge: ChallengeArg,
+    /// DNS provider id, for dns-01 (`certkeep acme dns-provider list`).
+    #[arg(long, value_name = "ID")]
+    pub dns_provider: Option<Uuid>,
+    /// Key generated for the certificate.
+    #[arg(long, value_enum, default_value_t = KeyTypeArg::EcP256)]
+    pub key_type: KeyTypeArg,
+    /// Free-text description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Group the entry belongs to.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Label `key=value`; repeat for several.
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+    /// Do not renew automatically before expiry.
+    #[arg(long)]
+    pub no_auto_renew: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChallengeArg {
+    #[value(name = "http-01")]
+    Http01,
+    #[value(name = "dns-01")]
+    Dns01,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    #[value(name = "ec-p256")]
+    EcP256,
+    #[value(name = "ec-p384")]
+    EcP384,
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    /// Generate a new key instead of keeping the current one.
+    #[arg(long)]
+    pub rekey: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    #[arg(long, value_enum, default_value_t = ReasonArg::Unspecified)]
+    pub reason: ReasonArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReasonArg {
+    Unspecified,
+    KeyCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// List the newest orders, newest first.
+    List,
+    /// Show one order: its status, and why it failed.
+    Get(OrderIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct OrderIdArg {
+    /// Order id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AcmeCommand {
+    /// ACME accounts (registered with their CA).
+    #[command(subcommand)]
+    Account(AcmeAccountCommand),
+    /// DNS-01 providers.
+    #[command(subcommand)]
+    DnsProvider(DnsProviderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AcmeAccountCommand {
+    /// Register an account with a CA (Manager, not limited to a group).
+    Create(AcmeAccountCreateArgs),
+    /// List accounts.
+    List,
+    /// Remove an account no order uses.
+    Delete(AcmeIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct AcmeIdArg {
+    /// Id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+}
+
+#[derive(Debug, Args)]
+pub struct AcmeAccountCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    /// `letsencrypt`, `letsencrypt-staging`, or the https:// URL of a directory.
+    #[arg(long, value_name = "DIRECTORY")]
+    pub directory: String,
+    /// Contact e-mail address; repeat for several.
+    #[arg(long, value_name = "EMAIL")]
+    pub contact: Vec<String>,
+    /// Agree to the CA's terms of service (required).
+    #[arg(long)]
+    pub agree_tos: bool,
+    /// External Account Binding key id, for CAs that require it.
+    #[arg(long, value_name = "KID", requires = "eab_hmac_key_file")]
+    pub eab_kid: Option<String>,
+    /// File holding the EAB MAC key (base64url).
+    #[arg(long, value_name = "FILE", requires = "eab_kid")]
+    pub eab_hmac_key_file: Option<PathBuf>,
+    /// PEM file with the root to trust for the directory's TLS (private ACME servers).
+    #[arg(long, value_name = "FILE")]
+    pub ca_root_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsProviderCommand {
+    /// Configure an RFC 2136 provider (Manager, not limited to a group).
+    Create(DnsProviderCreateArgs),
+    /// List providers.
+    List,
+    /// Remove a provider no order uses.
+    Delete(AcmeIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct DnsProviderCreateArgs {
+    #[arg(long)]
+    pub name: String,
+    /// The zone's primary that takes updates, `host[:port]`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: String,
+    /// The zone updated, e.g. `example.com`.
+    #[arg(long)]
+    pub zone: String,
+    #[arg(long, value_name = "NAME")]
+    pub tsig_key_name: String,
+    #[arg(long, value_enum, default_value_t = TsigArg::HmacSha256)]
+    pub tsig_algorithm: TsigArg,
+    /// File holding the TSIG secret (base64, as in BIND's `secret "…";`).
+    #[arg(long, value_name = "FILE")]
+    pub tsig_secret_file: PathBuf,
+    /// Seconds to wait for every authoritative nameserver to serve a record (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub propagation_timeout: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TsigArg {
+    #[value(name = "hmac-sha256")]
+    HmacSha256,
+    #[value(name = "hmac-sha384")]
+    HmacSha384,
+    #[value(name = "hmac-sha512")]
+    HmacSha512,
 }
 
 #[derive(Debug, Args)]

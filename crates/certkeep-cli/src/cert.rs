@@ -28,6 +28,9 @@ const MAX_BATCH_FILE_BYTES: usize = 160 * 1024 * 1024;
 pub async fn run(client: &Client, output: OutputFormat, cmd: CertCommand) -> Result<(), CliError> {
     match cmd {
         CertCommand::Import(args) => import(client, output, args).await,
+        CertCommand::Order(args) => crate::order::create(client, output, *args).await,
+        CertCommand::Renew(args) => crate::order::renew(client, output, args).await,
+        CertCommand::Revoke(args) => crate::order::revoke(client, output, args).await,
         CertCommand::ImportBatch(args) => import_batch(client, output, args).await,
         CertCommand::List(args) => list(client, output, args).await,
         CertCommand::Get(a) => {
@@ -372,6 +375,7 @@ fn metadata_full(m: &CertificateMetadata) -> KeyValues {
             "source",
             match m.source {
                 certkeep_api::CertificateSource::Imported => "imported",
+                certkeep_api::CertificateSource::Ordered => "ordered",
             },
         )
         .add("created", time(m.created_at))

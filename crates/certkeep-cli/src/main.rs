@@ -8,6 +8,7 @@ mod cert;
 mod channel;
 mod error;
 mod input;
+mod order;
 mod output;
 mod token;
 
@@ -100,5 +101,7 @@ async fn run(cli: Cli, token: Option<String>) -> Result<(), CliError> {
         Command::Token(cmd) => token::run(&client, output, cmd).await,
         Command::Audit(cmd) => audit::run(&client, output, cmd).await,
         Command::Channel(cmd) => channel::run(&client, output, cmd).await,
+        Command::Order(cmd) => order::run(&client, output, cmd).await,
+        Command::Acme(cmd) => order::run_acme(&client, output, cmd).await,
     }
 }

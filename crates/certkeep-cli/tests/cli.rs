@@ -2014,6 +2014,134 @@ fn channel_permissions_jwks_and_local_errors() {
 /// Every command's `--help`, compared with `tests/help/*.txt`. Commands are found by walking the
 /// `Commands:` sections, so a new subcommand gets a snapshot without editing this test.
 #[test]
+fn acme_providers_and_orders_from_the_cli() {
+    let s = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("tsig.key");
+    std::fs::write(&secret, "c2VjcmV0IHNlY3JldA==\n").unwrap();
+    let p = s.json(&[
+        "acme",
+        "dns-provider",
+        "create",
+        "--name",
+        "bind",
+        "--server",
+        "127.0.0.1:5353",
+        "--zone",
+        "example.com.",
+        "--tsig-key-name",
+        "certkeep",
+        "--tsig-algorithm",
+        "hmac-sha512",
+        "--tsig-secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(p["zone"], "example.com");
+    assert_eq!(p["tsig_algorithm"], "hmac-sha512");
+    assert!(
+        !p.to_string().contains("c2VjcmV0"),
+        "the secret is never shown"
+    );
+    let pid = p["id"].as_str().unwrap().to_string();
+    let out = s
+        .admin()
+        .args(["acme", "dns-provider", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(lossy(&out).contains("127.0.0.1:5353"), "{}", lossy(&out));
+
+    // Orders are checked before any CA is asked; the server's reason is printed.
+    let account = uuid::Uuid::now_v7().to_string();
+    let out = s
+        .admin()
+        .args(["cert", "order", "--name", "w", "--domain", "*.example.com"])
+        .args(["--account", &account, "--challenge", "http-01"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        lossy(&out.stderr).contains("wildcards need `challenge` dns-01"),
+        "{}",
+        lossy(&out.stderr)
+    );
+    let out = s
+        .admin()
+        .args(["cert", "order", "--name", "w", "--domain", "example.com"])
+        .args([
+            "--account",
+            &account,
+            "--challenge",
+            "dns-01",
+            "--dns-provider",
+            &pid,
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        lossy(&out.stderr).contains("`account_id`"),
+        "{}",
+        lossy(&out.stderr)
+    );
+    let out = s
+        .admin()
+        .args([
+            "acme",
+            "account",
+            "create",
+            "--name",
+            "x",
+            "--directory",
+            "http://ca.example/dir",
+            "--agree-tos",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        lossy(&out.stderr).contains("`directory`"),
+        "{}",
+        lossy(&out.stderr)
+    );
+    let out = s
+        .admin()
+        .args(["order", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(lossy(&out.stderr).contains("no orders"));
+    assert_eq!(s.json(&["order", "list"])["items"], serde_json::json!([]));
+    let out = s
+        .admin()
+        .args(["cert", "revoke", &account, "--reason", "key-compromise"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        lossy(&out.stderr).contains("not found"),
+        "{}",
+        lossy(&out.stderr)
+    );
+
+    s.admin()
+        .args(["acme", "dns-provider", "delete", &pid])
+        .assert()
+        .success();
+    assert_eq!(
+        s.json(&["acme", "dns-provider", "list"])["items"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
 fn help_snapshots() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/help");
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");

@@ -47,6 +47,19 @@ pub struct Config {
     /// How often the TLS certificate is checked for a new version (files rewritten, the
     /// inventory entry reimported).
     pub tls_reload: std::time::Duration,
+    /// Where certkeep answers ACME HTTP-01 challenges (`/.well-known/acme-challenge/`); off when absent.
+    pub acme_http_listen: Option<SocketAddr>,
+    /// The recursive resolver DNS-01 checks ask for NS sets and CNAMEs; the first
+    /// `nameserver` of /etc/resolv.conf when absent.
+    pub acme_dns_resolver: Option<SocketAddr>,
+    /// The port of authoritative nameservers, asked directly for DNS-01 propagation (53).
+    pub acme_dns_port: u16,
+    /// Renew ordered certificates once this share of their lifetime (percent) has passed; 2/3 when absent.
+    pub acme_renew_lifetime_percent: Option<f64>,
+    /// Renew ordered certificates at the latest this many days before expiry.
+    pub acme_renew_days_before_expiry: u32,
+    /// Orders started per ACME account per hour at most; the rest wait (the CA's rate limits).
+    pub acme_orders_per_account_per_hour: u32,
 }
 
 impl Default for Config {
@@ -64,6 +77,12 @@ impl Default for Config {
             sweep_settle: Duration::minutes(5),
             tls: None,
             tls_reload: std::time::Duration::from_secs(60),
+            acme_http_listen: None,
+            acme_dns_resolver: None,
+            acme_dns_port: 53,
+            acme_renew_lifetime_percent: None,
+            acme_renew_days_before_expiry: 30,
+            acme_orders_per_account_per_hour: 100,
         }
     }
 }
@@ -140,6 +159,21 @@ impl std::fmt::Debug for Config {
             .field("sweep_settle", &self.sweep_settle)
             .field("tls", &self.tls)
             .field("tls_reload", &self.tls_reload)
+            .field("acme_http_listen", &self.acme_http_listen)
+            .field("acme_dns_resolver", &self.acme_dns_resolver)
+            .field("acme_dns_port", &self.acme_dns_port)
+            .field(
+                "acme_renew_lifetime_percent",
+                &self.acme_renew_lifetime_percent,
+            )
+            .field(
+                "acme_renew_days_before_expiry",
+                &self.acme_renew_days_before_expiry,
+            )
+            .field(
+                "acme_orders_per_account_per_hour",
+                &self.acme_orders_per_account_per_hour,
+            )
             .finish()
     }
 }
@@ -180,6 +214,13 @@ impl Config {
                  (--tls-cert-file and --tls-key-file, or --tls-certificate-id), or put certkeepd \
                  behind a TLS terminator and pass --danger-allow-plaintext-non-loopback",
                 self.listen
+            )));
+        }
+        if let Some(p) = self.acme_renew_lifetime_percent
+            && !(p > 0.0 && p < 100.0)
+        {
+            return Err(Error::InvalidInput(format!(
+                "the renewal share of the lifetime is {p}%; give more than 0 and less than 100"
             )));
         }
         if self.expiring_window <= Duration::ZERO {

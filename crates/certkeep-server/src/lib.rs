@@ -1,5 +1,6 @@
 //! certkeepd: the certificate inventory server. See DESIGN.md for what each module owns.
 
+pub mod acme;
 pub mod app;
 pub mod audit;
 pub mod authz;
@@ -39,6 +40,20 @@ where
     L::Addr: std::fmt::Debug,
 {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let challenges = match app.policy.acme.http_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await?;
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(
+                axum::serve(l, web::challenge_router(app.clone()))
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .into_future(),
+            ))
+        }
+        None => None,
+    };
     let jobs = tokio::spawn(jobs::run(app.clone(), schedule, stop_rx));
     let router = web::router(app.clone());
     let result = axum::serve(listener, router)
@@ -46,6 +61,9 @@ where
         .await;
     let _ = stop_tx.send(true);
     let _ = jobs.await;
+    if let Some(c) = challenges {
+        let _ = c.await;
+    }
     app.store.close().await;
     result
 }

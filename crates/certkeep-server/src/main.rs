@@ -79,6 +79,31 @@ struct Global {
     /// Let notification channels send to plain http:// endpoints and SMTP without TLS.
     #[arg(long, env = "CERTKEEP_DANGER_ALLOW_HTTP_CHANNELS", global = true)]
     danger_allow_http_channels: bool,
+    /// Answer ACME HTTP-01 challenges on this address (port 80 as the CA sees it); off when absent.
+    #[arg(long, env = "CERTKEEP_ACME_HTTP_LISTEN", global = true)]
+    acme_http_listen: Option<SocketAddr>,
+    /// Recursive resolver for DNS-01 checks (default: the first nameserver of /etc/resolv.conf).
+    #[arg(long, env = "CERTKEEP_ACME_DNS_RESOLVER", global = true)]
+    acme_dns_resolver: Option<SocketAddr>,
+    /// Port of the authoritative nameservers asked directly for DNS-01 propagation.
+    #[arg(
+        long,
+        env = "CERTKEEP_ACME_DNS_PORT",
+        default_value_t = 53,
+        global = true
+    )]
+    acme_dns_port: u16,
+    /// Renew ordered certificates once this percentage of their lifetime has passed (default 2/3).
+    #[arg(long, env = "CERTKEEP_ACME_RENEW_LIFETIME_PERCENT", global = true)]
+    acme_renew_lifetime_percent: Option<f64>,
+    /// Renew ordered certificates at the latest this many days before they expire.
+    #[arg(long, env = "CERTKEEP_ACME_RENEW_DAYS_BEFORE_EXPIRY", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    acme_renew_days_before_expiry: u32,
+    /// Orders started per ACME account per hour at most; the rest wait for the next hour.
+    #[arg(long, env = "CERTKEEP_ACME_ORDERS_PER_ACCOUNT_PER_HOUR", default_value_t = 100, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    acme_orders_per_account_per_hour: u32,
     /// Seconds between expiry sweeps (each replica tries; one at a time holds the lease).
     #[arg(long, env = "CERTKEEP_SWEEP_INTERVAL_SECS", default_value_t = 300, global = true,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -210,6 +235,12 @@ impl Global {
                 (None, None, None) => None,
             },
             tls_reload: std::time::Duration::from_secs(self.tls_reload_secs),
+            acme_http_listen: self.acme_http_listen,
+            acme_dns_resolver: self.acme_dns_resolver,
+            acme_dns_port: self.acme_dns_port,
+            acme_renew_lifetime_percent: self.acme_renew_lifetime_percent,
+            acme_renew_days_before_expiry: self.acme_renew_days_before_expiry,
+            acme_orders_per_account_per_hour: self.acme_orders_per_account_per_hour,
         })
     }
 }

@@ -2,9 +2,12 @@
 //! in one place. HTTP handlers, the offline admin commands and jobs all call these; none of them
 //! talks to the store directly. Every API action is audited, successful or not.
 
+mod acme;
 mod channels;
+mod orders;
 mod tls;
 
+pub use orders::OrderRun;
 pub use tls::{TlsMaterial, tls_files_revision, tls_from_files};
 
 use std::collections::BTreeMap;
@@ -66,6 +69,21 @@ pub mod actions {
     pub const SIGNING_KEY_ROTATE: &str = "notification.signing_key_rotate";
     /// certkeepd read its own TLS certificate and key from the inventory.
     pub const SERVER_TLS_KEY_LOAD: &str = "server.tls_key_load";
+    pub const ACME_ACCOUNT_CREATE: &str = "acme_account.create";
+    pub const ACME_ACCOUNT_LIST: &str = "acme_account.list";
+    pub const ACME_ACCOUNT_READ: &str = "acme_account.read";
+    pub const ACME_ACCOUNT_DELETE: &str = "acme_account.delete";
+    pub const DNS_PROVIDER_CREATE: &str = "dns_provider.create";
+    pub const DNS_PROVIDER_LIST: &str = "dns_provider.list";
+    pub const DNS_PROVIDER_READ: &str = "dns_provider.read";
+    pub const DNS_PROVIDER_DELETE: &str = "dns_provider.delete";
+    pub const ORDER_CREATE: &str = "order.create";
+    pub const ORDER_LIST: &str = "order.list";
+    pub const ORDER_READ: &str = "order.read";
+    /// The order job's run of an order: success (issued) or failed, by no token.
+    pub const ORDER_ISSUE: &str = "order.issue";
+    pub const CERTIFICATE_RENEW: &str = "certificate.renew";
+    pub const CERTIFICATE_REVOKE: &str = "certificate.revoke";
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
@@ -105,6 +123,8 @@ pub struct Policy {
     pub allow_http_channels: bool,
     /// How long the expiry sweep waits for a new certificate version to settle.
     pub sweep_settle: Duration,
+    /// ACME ordering: the HTTP-01 listener and where DNS questions go.
+    pub acme: crate::acme::Settings,
 }
 
 pub struct App {
@@ -347,6 +367,7 @@ impl App {
                 public_url: config.public_url(),
                 allow_http_channels: config.danger_allow_http_channels,
                 sweep_settle: config.sweep_settle,
+                acme: crate::acme::Settings::from_config(config),
             },
             signing: std::sync::RwLock::new(Arc::new(signing)),
             signing_stored: std::sync::Mutex::new(signing_stored),
@@ -410,7 +431,10 @@ impl App {
             description: rec.description.clone(),
             group: rec.group.clone(),
             labels: rec.labels.clone(),
-            source: CertificateSource::Imported,
+            source: match rec.source.as_str() {
+                "ordered" => CertificateSource::Ordered,
+                _ => CertificateSource::Imported,
+            },
             status: self.status(rec, now),
             subject: i.subject.clone(),
             issuer: i.issuer.clone(),

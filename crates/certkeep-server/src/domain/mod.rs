@@ -2,6 +2,7 @@
 //! labels, notification policy. No I/O, no clock.
 
 pub mod notification;
+pub mod renewal;
 
 use std::collections::BTreeMap;
 

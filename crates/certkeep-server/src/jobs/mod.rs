@@ -61,6 +61,158 @@ pub mod delivery_job {
     }
 }
 
+/// Run the unfinished ACME orders, each on one replica at a time (a lease per order).
+pub mod order_job {
+    use super::*;
+    use crate::app::OrderRun;
+
+    /// Longest an order's lease lasts: validation, DNS propagation and issuance fit in it; a
+    /// replica that died mid-order leaves it to another once it lapses.
+    const LEASE: time::Duration = time::Duration::minutes(15);
+    /// Orders taken up per round, run at the same time.
+    const BATCH: u32 = 32;
+    /// Orders of one ACME account in flight at once from this replica: the CA sees a steady
+    /// trickle, not a burst.
+    const PER_ACCOUNT: usize = 4;
+
+    /// What one round did.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct OrderReport {
+        pub issued: usize,
+        pub failed: usize,
+        /// Interrupted by something that passes; they run again next round.
+        pub retrying: usize,
+        /// Over their account's hourly budget: they wait for a later round.
+        pub waiting: usize,
+        /// Held by another replica, or finished meanwhile.
+        pub skipped: usize,
+    }
+
+    enum Round {
+        Ran(OrderRun),
+        Waiting,
+        Skipped,
+    }
+
+    /// Per account: the slots of orders in flight, and a gate around counting the budget and
+    /// starting an order, so this replica's own runs cannot overshoot the budget.
+    struct AccountGate {
+        slots: Arc<tokio::sync::Semaphore>,
+        start: Arc<tokio::sync::Mutex<()>>,
+    }
+
+    pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<OrderReport> {
+        let orders = app.store.orders_unfinished(BATCH).await?;
+        let mut gates: std::collections::HashMap<uuid::Uuid, AccountGate> =
+            std::collections::HashMap::new();
+        let budget = app.policy.acme.orders_per_account_per_hour;
+        let runs = orders.iter().map(|o| {
+            let gate = gates.entry(o.account_id).or_insert_with(|| AccountGate {
+                slots: Arc::new(tokio::sync::Semaphore::new(PER_ACCOUNT)),
+                start: Arc::new(tokio::sync::Mutex::new(())),
+            });
+            let (slots, start) = (gate.slots.clone(), gate.start.clone());
+            async move {
+                let _slot = slots.acquire_owned().await.map_err(|e| {
+                    crate::error::Error::Internal(format!("order slots closed: {e}"))
+                })?;
+                let lease = format!("acme_order:{}", o.id);
+                {
+                    let _starting = start.lock().await;
+                    let started = app
+                        .store
+                        .orders_started_since(o.account_id, now - time::Duration::hours(1))
+                        .await?;
+                    if started >= budget {
+                        return Ok(Round::Waiting);
+                    }
+                    if !app
+                        .store
+                        .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
+                        .await?
+                        || !app.store.order_start(o.id, now).await?
+                    {
+                        return Ok(Round::Skipped);
+                    }
+                }
+                let run = app.order_run(o, now).await;
+                app.store.lease_release(&lease, &app.instance_id).await?;
+                run.map(Round::Ran)
+            }
+        });
+        let mut report = OrderReport::default();
+        for r in futures_util::future::join_all(runs).await {
+            match r? {
+                Round::Ran(OrderRun::Issued(_)) => report.issued += 1,
+                Round::Ran(OrderRun::Failed) => report.failed += 1,
+                Round::Ran(OrderRun::Retrying) => report.retrying += 1,
+                Round::Waiting => report.waiting += 1,
+                Round::Skipped => report.skipped += 1,
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Start the automatic renewals that are due, on one replica at a time; the order job runs them.
+/// Renewal information (RFC 9773) is asked for first where the CA offers it.
+pub mod renewal_job {
+    use super::*;
+
+    const LEASE_NAME: &str = "acme_renewal";
+    const LEASE: time::Duration = time::Duration::minutes(2);
+    /// Renewals started per round at most; the rest wait for the next round.
+    const BATCH: u32 = 500;
+
+    /// How many renewals were started; `None` when another replica holds the lease.
+    pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<Option<usize>> {
+        if !app
+            .store
+            .lease_acquire(LEASE_NAME, &app.instance_id, now, now + LEASE)
+            .await?
+        {
+            return Ok(None);
+        }
+        let ctx = RequestCtx {
+            request_id: format!("job:renewal:{}", uuid::Uuid::now_v7()),
+            bearer: None,
+            now,
+        };
+        // The CA's renewal information first: it may bring renewals forward.
+        if let Err(e) = app.renewal_info_check_due(now, BATCH).await {
+            tracing::warn!(error = %e, "renewal information checks failed; renewing by the certificate's own dates");
+        }
+        let started = app.renewals_start_due(&ctx, BATCH).await;
+        app.store
+            .lease_release(LEASE_NAME, &app.instance_id)
+            .await?;
+        started.map(Some)
+    }
+}
+
+async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = OffsetDateTime::now_utc();
+                match renewal_job::run_once(&app, now).await {
+                    Ok(Some(n)) if n > 0 => tracing::info!(started = n, "renewal_job started renewals"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "renewal_job failed; retrying next tick"),
+                }
+                match order_job::run_once(&app, now).await {
+                    Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 async fn purge_loop(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -125,6 +277,8 @@ pub struct Schedule {
     pub manual: bool,
     pub sweep_every: Duration,
     pub delivery_poll: Duration,
+    /// How often unfinished ACME orders are looked for.
+    pub order_poll: Duration,
 }
 
 impl Default for Schedule {
@@ -133,6 +287,7 @@ impl Default for Schedule {
             manual: false,
             sweep_every: Duration::from_secs(300),
             delivery_poll: Duration::from_secs(2),
+            order_poll: Duration::from_secs(2),
         }
     }
 }
@@ -154,6 +309,7 @@ pub async fn run(app: Arc<App>, schedule: Schedule, shutdown: watch::Receiver<bo
     tokio::join!(
         purge_loop(app.clone(), shutdown.clone()),
         sweep_loop(app.clone(), schedule.sweep_every, shutdown.clone()),
+        order_loop(app.clone(), schedule.order_poll, shutdown.clone()),
         delivery_loop(app, schedule.delivery_poll, shutdown),
     );
 }

@@ -85,28 +85,43 @@ pub fn kind_from_str(s: &str) -> Result<ChannelKind> {
 
 pub fn default_events(kind: ChannelKind) -> Vec<EventType> {
     match kind {
-        ChannelKind::Webhook => vec![
+        ChannelKind::Webhook => EventType::ALL
+            .into_iter()
+            .filter(|e| *e != EventType::ChannelTest)
+            .collect(),
+        // People watch these: what is about to break, and failures (louder than warnings).
+        ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Email => vec![
             EventType::CertExpiring,
             EventType::CertExpired,
-            EventType::CertImported,
-            EventType::CertReimported,
-            EventType::CertDeleted,
+            EventType::CertOrderFailed,
+            EventType::CertRenewFailed,
         ],
-        ChannelKind::Slack | ChannelKind::Teams | ChannelKind::Email => {
-            vec![EventType::CertExpiring, EventType::CertExpired]
-        }
-        ChannelKind::Pagerduty => vec![EventType::CertExpired, EventType::CertReimported],
+        // Pages for what is broken, resolved when it is replaced.
+        ChannelKind::Pagerduty => vec![
+            EventType::CertExpired,
+            EventType::CertRenewFailed,
+            EventType::CertReimported,
+            EventType::CertRenewed,
+        ],
     }
 }
 
 fn parse_events(list: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for e in list {
-        let t = EventType::parse(e.trim()).filter(|t| *t != EventType::ChannelTest).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "unknown event type {e:?}; use cert.expiring, cert.expired, cert.imported, cert.reimported or cert.deleted"
-            ))
-        })?;
+        let t = EventType::parse(e.trim())
+            .filter(|t| *t != EventType::ChannelTest)
+            .ok_or_else(|| {
+                let known: Vec<&str> = EventType::ALL
+                    .iter()
+                    .filter(|t| **t != EventType::ChannelTest)
+                    .map(|t| t.as_str())
+                    .collect();
+                Error::InvalidInput(format!(
+                    "unknown event type {e:?}; use one of {}",
+                    known.join(", ")
+                ))
+            })?;
         if !out.contains(&t.as_str().to_string()) {
             out.push(t.as_str().to_string());
         }

@@ -22,16 +22,28 @@ pub enum EventType {
     CertDeleted,
     #[serde(rename = "channel.test")]
     ChannelTest,
+    #[serde(rename = "cert.issued")]
+    CertIssued,
+    #[serde(rename = "cert.order_failed")]
+    CertOrderFailed,
+    #[serde(rename = "cert.renewed")]
+    CertRenewed,
+    #[serde(rename = "cert.renew_failed")]
+    CertRenewFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 10] = [
         EventType::CertExpiring,
         EventType::CertExpired,
         EventType::CertImported,
         EventType::CertReimported,
         EventType::CertDeleted,
         EventType::ChannelTest,
+        EventType::CertIssued,
+        EventType::CertOrderFailed,
+        EventType::CertRenewed,
+        EventType::CertRenewFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +54,10 @@ impl EventType {
             EventType::CertReimported => "cert.reimported",
             EventType::CertDeleted => "cert.deleted",
             EventType::ChannelTest => "channel.test",
+            EventType::CertIssued => "cert.issued",
+            EventType::CertOrderFailed => "cert.order_failed",
+            EventType::CertRenewed => "cert.renewed",
+            EventType::CertRenewFailed => "cert.renew_failed",
         }
     }
 

@@ -111,6 +111,10 @@ fn summary_line(
         EventType::CertReimported => format!("{who} replaced by a new version"),
         EventType::CertDeleted => format!("{who} deleted"),
         EventType::ChannelTest => "Test notification from certkeep".to_string(),
+        EventType::CertIssued => format!("{who} issued by the CA"),
+        EventType::CertOrderFailed => format!("{who} could not be ordered"),
+        EventType::CertRenewed => format!("{who} renewed"),
+        EventType::CertRenewFailed => format!("{who} could not be renewed"),
     }
 }
 

@@ -6,6 +6,7 @@
 //! SQLite has one writer at a time, so its writes go through a one-connection pool (no
 //! `SQLITE_BUSY` between our own requests) while reads use a pool of their own.
 
+mod acme;
 mod audit;
 mod certificates;
 mod notifications;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
+pub use acme::{AcmeAccountRecord, DnsProviderRecord, OrderOutcome, OrderRecord, OrderReference};
 pub use audit::AuditRow;
 pub use certificates::{
     CertificateFilter, CertificateRecord, CursorKey, DueCandidate, ListOrder, PercentWindow,

@@ -66,13 +66,13 @@ const CHANNEL_COLUMNS: &str = "id, name, kind, enabled, config, secrets_sealed, 
 const OUTBOX_COLUMNS: &str = "id, channel_id, event_type, payload, status, attempts, next_attempt_at, \
      last_error, last_status_code, created_at, delivered_at";
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
+pub(super) fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T> {
     let s: String = row.try_get(col)?;
     serde_json::from_str(&s)
         .map_err(|e| Error::Internal(format!("stored column {col} is not valid JSON: {e}")))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Internal(format!("cannot encode JSON column: {e}")))
 }
 

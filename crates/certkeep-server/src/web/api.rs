@@ -28,10 +28,10 @@ use super::{BATCH_BODY_LIMIT, BODY_LIMIT};
 use crate::app::{App, Download, RequestCtx, actions};
 use crate::error::Error;
 
-type AppState = State<Arc<App>>;
+pub(super) type AppState = State<Arc<App>>;
 
 /// The parsed input, or the parse error after authentication and auditing.
-async fn accept<T>(
+pub(super) async fn accept<T>(
     app: &App,
     ctx: &RequestCtx,
     action: &str,
@@ -46,7 +46,7 @@ async fn accept<T>(
         }
     }
 }
-type ApiResult<T> = Result<T, Error>;
+pub(super) type ApiResult<T> = Result<T, Error>;
 
 struct BearerAuth;
 
@@ -77,6 +77,7 @@ impl Modify for BearerAuth {
         (name = "tokens", description = "API tokens (Admin)"),
         (name = "audit", description = "Audit log (Admin)"),
         (name = "notifications", description = "Notification channels, deliveries, webhook signing keys"),
+        (name = "acme", description = "ACME accounts, DNS-01 providers and certificate orders"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -109,6 +110,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(channel_deliveries))
         .routes(routes!(notification_jwks))
         .routes(routes!(notification_signing_key_rotate))
+        .merge(super::acme::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .merge(batch)
 }

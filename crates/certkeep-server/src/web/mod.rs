@@ -2,6 +2,7 @@
 //! `/api/v1/openapi.json`), health endpoints, and the middleware every request passes: request
 //! id, JSON error bodies for every failure, panic containment, body limits and timeouts.
 
+mod acme;
 mod api;
 mod error;
 mod extract;
@@ -20,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+pub use acme::challenge_router;
 pub use api::openapi_document;
 pub use error::status_and_code;
 use error::{PendingError, code_for_status, error_body_response};

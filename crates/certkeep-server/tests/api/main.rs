@@ -2,7 +2,11 @@
 //! scriptable surface, through the `certkeepd` binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod acme_peers;
+mod ari_stub;
 mod helpers;
+
+mod acme;
 
 mod audit_log;
 mod certificates;

@@ -226,6 +226,10 @@ fn event_title(event: EventType) -> &'static str {
         EventType::CertReimported => "Certificates replaced",
         EventType::CertDeleted => "Certificates deleted",
         EventType::ChannelTest => "certkeep test notification",
+        EventType::CertIssued => "Certificates issued",
+        EventType::CertOrderFailed => "Certificate order failed",
+        EventType::CertRenewed => "Certificates renewed",
+        EventType::CertRenewFailed => "Certificate renewal failed",
     }
 }
 

@@ -37,7 +37,9 @@ fn action(event: EventType) -> Action {
         EventType::CertExpired => Action::Trigger("critical"),
         EventType::CertExpiring => Action::Trigger("warning"),
         EventType::CertReimported | EventType::CertDeleted => Action::Resolve,
-        EventType::CertImported => Action::Skip,
+        EventType::CertOrderFailed | EventType::CertRenewFailed => Action::Trigger("error"),
+        EventType::CertRenewed => Action::Resolve,
+        EventType::CertImported | EventType::CertIssued => Action::Skip,
         EventType::ChannelTest => Action::Test,
     }
 }

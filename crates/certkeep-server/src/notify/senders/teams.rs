@@ -49,7 +49,11 @@ fn theme_color(event: EventType) -> &'static str {
     match event {
         EventType::CertExpired => "D13438",
         EventType::CertExpiring => "FFB900",
-        EventType::CertImported | EventType::CertReimported => "2EB886",
+        EventType::CertImported
+        | EventType::CertReimported
+        | EventType::CertIssued
+        | EventType::CertRenewed => "2EB886",
+        EventType::CertOrderFailed | EventType::CertRenewFailed => "D13438",
         EventType::CertDeleted => "808080",
         EventType::ChannelTest => "0078D7",
     }

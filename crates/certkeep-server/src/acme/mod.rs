@@ -1,0 +1,501 @@
+//! ACME (RFC 8555) with instant-acme: registering accounts and taking one order from "new"
+//! to an issued chain, with HTTP-01 answers stored for the challenge listener or DNS-01
+//! records written through RFC 2136. It knows nothing of HTTP routing, users or the audit
+//! log; `app::orders` wires it to those.
+
+pub mod ari;
+pub mod dns;
+
+use std::time::Duration;
+
+use certkeep_api::{AcmeProblem, AcmeSubproblem, KeyType};
+use instant_acme::{
+    Account, AccountBuilder, AccountCredentials, AuthorizationStatus, ChallengeType,
+    ExternalAccountKey, Identifier, NewAccount, NewOrder, OrderStatus, Problem, RetryPolicy,
+};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// Where ACME ordering listens and asks, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub http_listen: Option<std::net::SocketAddr>,
+    pub lookup: dns::Lookup,
+    pub renewal: crate::domain::renewal::RenewalPolicy,
+    /// Orders started per account per hour at most.
+    pub orders_per_account_per_hour: u32,
+}
+
+impl Settings {
+    pub fn from_config(c: &crate::config::Config) -> Settings {
+        Settings {
+            http_listen: c.acme_http_listen,
+            lookup: dns::Lookup {
+                resolver: c.acme_dns_resolver.unwrap_or_else(system_resolver),
+                nameserver_port: c.acme_dns_port,
+            },
+            renewal: crate::domain::renewal::RenewalPolicy {
+                lifetime_fraction: c
+                    .acme_renew_lifetime_percent
+                    .map_or(2.0 / 3.0, |p| p / 100.0),
+                before_expiry: time::Duration::days(i64::from(c.acme_renew_days_before_expiry)),
+            },
+            orders_per_account_per_hour: c.acme_orders_per_account_per_hour,
+        }
+    }
+}
+
+/// The first `nameserver` of /etc/resolv.conf, else 127.0.0.1:53.
+fn system_resolver() -> std::net::SocketAddr {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some("nameserver"))
+                    .then(|| w.next())
+                    .flatten()
+                    .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+            })
+        })
+        .map_or_else(
+            || std::net::SocketAddr::from(([127, 0, 0, 1], 53)),
+            |ip| std::net::SocketAddr::new(ip, 53),
+        )
+}
+
+pub const LETSENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+pub const LETSENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// How long the CA gets to validate all challenges, and then to issue.
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(180);
+const ISSUANCE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why an ACME exchange failed: words, the CA's problem document, the domain at fault.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    pub message: String,
+    pub problem: Option<Box<AcmeProblem>>,
+    pub domain: Option<String>,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            ..Failure::default()
+        }
+    }
+
+    fn at(domain: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            problem: None,
+            domain: Some(domain.to_string()),
+        }
+    }
+}
+
+fn problem_doc(p: &Problem) -> AcmeProblem {
+    AcmeProblem {
+        kind: p.r#type.clone(),
+        detail: p.detail.clone(),
+        status: p.status,
+        subproblems: p
+            .subproblems
+            .iter()
+            .map(|s| AcmeSubproblem {
+                identifier: s
+                    .identifier
+                    .as_ref()
+                    .map(|i| i.authorized(false).to_string()),
+                kind: s.r#type.clone(),
+                detail: s.detail.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn failure(context: &str, e: instant_acme::Error) -> Failure {
+    match e {
+        instant_acme::Error::Api(p) => {
+            let doc = problem_doc(&p);
+            let domain = doc.subproblems.iter().find_map(|s| s.identifier.clone());
+            Failure {
+                message: format!(
+                    "{context}: the CA refused: {}",
+                    p.detail.as_deref().unwrap_or("no detail given")
+                ),
+                problem: Some(Box::new(doc)),
+                domain,
+            }
+        }
+        other => Failure::new(format!("{context}: {other}")),
+    }
+}
+
+/// The directory URL of `directory`: a preset name or an `https://` URL.
+pub fn directory_url(directory: &str) -> Result<String, String> {
+    match directory.trim() {
+        "letsencrypt" => Ok(LETSENCRYPT.to_string()),
+        "letsencrypt-staging" => Ok(LETSENCRYPT_STAGING.to_string()),
+        url if url.starts_with("https://") && url.len() > "https://".len() => Ok(url.to_string()),
+        other => Err(format!(
+            "`directory` {other:?} is neither `letsencrypt`, `letsencrypt-staging` nor an https:// URL"
+        )),
+    }
+}
+
+/// An account builder trusting `root_pem` (first certificate) instead of the public roots.
+fn builder(root_pem: Option<&str>) -> Result<AccountBuilder, Failure> {
+    let Some(pem) = root_pem else {
+        return Account::builder().map_err(|e| failure("cannot set up the ACME HTTP client", e));
+    };
+    // instant-acme reads the custom root from a file; it is public data, removed right after.
+    let path = std::env::temp_dir().join(format!("certkeep-acme-root-{}.pem", Uuid::new_v4()));
+    std::fs::write(&path, pem)
+        .map_err(|e| Failure::new(format!("cannot stage the CA root for the ACME client: {e}")))?;
+    let b = Account::builder_with_root(&path);
+    let _ = std::fs::remove_file(&path);
+    b.map_err(|e| failure("the custom CA root is not usable", e))
+}
+
+/// A newly registered account: its credentials (JSON holding the key) and URL.
+pub struct Registered {
+    pub credentials_json: Zeroizing<String>,
+    pub account_url: String,
+}
+
+/// Register a new account at `directory_url`.
+pub async fn register(
+    directory_url: &str,
+    contact: &[String],
+    eab: Option<(&str, &[u8])>,
+    root_pem: Option<&str>,
+) -> Result<Registered, Failure> {
+    let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
+    let eab = eab.map(|(kid, key)| ExternalAccountKey::new(kid.to_string(), key));
+    let (account, credentials) = builder(root_pem)?
+        .create(
+            &NewAccount {
+                contact: &contact,
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            directory_url.to_string(),
+            eab.as_ref(),
+        )
+        .await
+        .map_err(|e| failure(&format!("registering at {directory_url}"), e))?;
+    let json = serde_json::to_string(&credentials)
+        .map_err(|e| Failure::new(format!("cannot encode the account credentials: {e}")))?;
+    Ok(Registered {
+        credentials_json: Zeroizing::new(json),
+        account_url: account.id().to_string(),
+    })
+}
+
+/// Load a stored account.
+pub async fn account(credentials_json: &str, root_pem: Option<&str>) -> Result<Account, Failure> {
+    let creds: AccountCredentials = serde_json::from_str(credentials_json)
+        .map_err(|e| Failure::new(format!("stored account credentials are unreadable: {e}")))?;
+    builder(root_pem)?
+        .from_credentials(creds)
+        .await
+        .map_err(|e| failure("loading the ACME account", e))
+}
+
+/// A new private key of `kind`, as PKCS#8 DER.
+pub fn generate_key(kind: KeyType) -> Result<rcgen::KeyPair, Failure> {
+    use rcgen::{KeyPair, RsaKeySize};
+    let r = match kind {
+        KeyType::EcP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        KeyType::EcP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+        KeyType::Rsa2048 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),
+        KeyType::Rsa3072 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072),
+        KeyType::Rsa4096 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
+    };
+    r.map_err(|e| Failure::new(format!("cannot generate a {} key: {e}", kind.as_str())))
+}
+
+fn csr_der(domains: &[String], key: &rcgen::KeyPair) -> Result<Vec<u8>, Failure> {
+    let mut params = rcgen::CertificateParams::new(domains.to_vec())
+        .map_err(|e| Failure::new(format!("cannot build the CSR: {e}")))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if let Some(first) = domains.first() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, first.as_str());
+    }
+    let csr = params
+        .serialize_request(key)
+        .map_err(|e| Failure::new(format!("cannot sign the CSR: {e}")))?;
+    Ok(csr.der().to_vec())
+}
+
+/// What proves control of the domains.
+pub enum Solver<'a> {
+    /// Answers are handed to `publish` (token, key authorization) for the HTTP-01 listener.
+    Http01,
+    Dns01 {
+        provider: &'a dns::Rfc2136,
+        lookup: dns::Lookup,
+        propagation_timeout: Duration,
+    },
+}
+
+/// A DNS-01 record this order wrote, to remove afterwards.
+pub struct DnsRecord {
+    pub name: hickory_net::proto::rr::Name,
+    pub value: String,
+}
+
+/// What the caller does for the order: keep HTTP-01 answers where the listener finds them,
+/// remember the order URL.
+pub trait OrderHooks: Send + Sync {
+    fn publish_http01(
+        &self,
+        token: &str,
+        key_authorization: &str,
+    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+    fn order_url(&self, url: &str) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// What to order: the names, the key, and (for a renewal) the certificate it replaces.
+pub struct OrderSpec<'a> {
+    pub domains: &'a [String],
+    pub key: &'a rcgen::KeyPair,
+    /// DER of the certificate being renewed: named in the order (RFC 9773 `replaces`) when
+    /// the CA offers renewal information.
+    pub replaces: Option<&'a [u8]>,
+}
+
+/// Run one order to its certificate chain (PEM, leaf first). DNS-01 records written are
+/// removed before returning, whatever the outcome.
+pub async fn run_order(
+    account: &Account,
+    spec: &OrderSpec<'_>,
+    solver: &Solver<'_>,
+    hooks: &impl OrderHooks,
+) -> Result<String, Failure> {
+    let mut written: Vec<DnsRecord> = Vec::new();
+    let result = run_order_inner(account, spec, solver, hooks, &mut written).await;
+    if let Solver::Dns01 { provider, .. } = solver {
+        for r in &written {
+            if let Err(e) = provider.remove_txt(&r.name, &r.value).await {
+                tracing::warn!(record = %r.name, error = %e, "cannot remove a DNS-01 record");
+            }
+        }
+    }
+    result
+}
+
+async fn run_order_inner(
+    account: &Account,
+    spec: &OrderSpec<'_>,
+    solver: &Solver<'_>,
+    hooks: &impl OrderHooks,
+    written: &mut Vec<DnsRecord>,
+) -> Result<String, Failure> {
+    let (domains, key) = (spec.domains, spec.key);
+    let identifiers: Vec<Identifier> = domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
+    let replaced = spec.replaces.map(rustls_pki_types::CertificateDer::from);
+    let replaced_id = replaced
+        .as_ref()
+        .and_then(|d| instant_acme::CertificateIdentifier::try_from(d).ok());
+    // `replaces` is sent only to CAs with renewal information; one that then answers badly
+    // (ignores the field, or says it was already replaced) gets the plain order instead.
+    let plain = NewOrder::new(&identifiers);
+    let tried_replaces = replaced_id.is_some();
+    let first = match replaced_id {
+        Some(id) => {
+            account
+                .new_order(&NewOrder::new(&identifiers).replaces(id))
+                .await
+        }
+        None => account.new_order(&plain).await,
+    };
+    let mut order = match first {
+        Err(e) if tried_replaces => {
+            tracing::info!(error = %e, "the CA did not take `replaces`; ordering without it");
+            account.new_order(&plain).await
+        }
+        other => other,
+    }
+    .map_err(|e| failure("creating the order", e))?;
+    hooks.order_url(order.url()).await;
+    let kind = match solver {
+        Solver::Http01 => ChallengeType::Http01,
+        Solver::Dns01 { .. } => ChallengeType::Dns01,
+    };
+
+    // Put every answer in place, then wait for DNS, then tell the CA: it validates right away.
+    let mut pending: Vec<String> = Vec::new();
+    {
+        let mut authzs = order.authorizations();
+        while let Some(authz) = authzs.next().await {
+            let mut authz = authz.map_err(|e| failure("fetching an authorization", e))?;
+            let domain = authz.identifier().to_string();
+            match authz.status {
+                AuthorizationStatus::Valid => continue,
+                AuthorizationStatus::Pending => {}
+                other => {
+                    return Err(Failure::at(
+                        &domain,
+                        format!("the authorization for {domain} is {other:?}"),
+                    ));
+                }
+            }
+            let base = match authz.identifier().identifier {
+                Identifier::Dns(d) => d.clone(),
+                _ => domain.clone(),
+            };
+            let challenge = authz.challenge(kind.clone()).ok_or_else(|| {
+                Failure::at(
+                    &domain,
+                    format!("the CA offers no {kind:?} challenge for {domain}"),
+                )
+            })?;
+            let key_auth = challenge.key_authorization();
+            match solver {
+                Solver::Http01 => {
+                    hooks
+                        .publish_http01(&challenge.token, key_auth.as_str())
+                        .await?;
+                }
+                Solver::Dns01 {
+                    provider, lookup, ..
+                } => {
+                    let name = dns::parse_name("domain", &format!("_acme-challenge.{base}"))
+                        .map_err(|e| Failure::at(&domain, e))?;
+                    let target = dns::follow_cname(lookup, &name)
+                        .await
+                        .map_err(|e| Failure::at(&domain, e))?;
+                    let value = key_auth.dns_value();
+                    provider
+                        .add_txt(&target, &value)
+                        .await
+                        .map_err(|e| Failure::at(&domain, e))?;
+                    written.push(DnsRecord {
+                        name: target,
+                        value,
+                    });
+                }
+            }
+            pending.push(domain);
+        }
+    }
+    if let Solver::Dns01 {
+        provider,
+        lookup,
+        propagation_timeout,
+    } = solver
+    {
+        for (r, domain) in written.iter().zip(&pending) {
+            dns::wait_propagated(
+                lookup,
+                &provider.zone,
+                &r.name,
+                &r.value,
+                *propagation_timeout,
+            )
+            .await
+            .map_err(|e| Failure::at(domain, e))?;
+        }
+    }
+    {
+        let mut authzs = order.authorizations();
+        while let Some(authz) = authzs.next().await {
+            let mut authz = authz.map_err(|e| failure("fetching an authorization", e))?;
+            if authz.status != AuthorizationStatus::Pending {
+                continue;
+            }
+            let domain = authz.identifier().to_string();
+            if let Some(mut c) = authz.challenge(kind.clone()) {
+                c.set_ready().await.map_err(|e| Failure {
+                    domain: Some(domain.clone()),
+                    ..failure("answering the challenge", e)
+                })?;
+            }
+        }
+    }
+
+    let retry = RetryPolicy::new()
+        .initial_delay(Duration::from_millis(250))
+        .backoff(1.5)
+        .timeout(VALIDATION_TIMEOUT);
+    match order.poll_ready(&retry).await {
+        Ok(OrderStatus::Ready) => {}
+        Ok(_) => return Err(validation_failure(&mut order).await),
+        Err(e) => {
+            // An invalid order comes with the order's problem; the failed authorization
+            // names the domain and the CA's reason for it.
+            let f = validation_failure(&mut order).await;
+            return Err(if f.domain.is_some() {
+                f
+            } else {
+                failure("waiting for validation", e)
+            });
+        }
+    }
+    let csr = csr_der(domains, key)?;
+    order
+        .finalize_csr(&csr)
+        .await
+        .map_err(|e| failure("finalizing the order", e))?;
+    order
+        .poll_certificate(&retry.timeout(ISSUANCE_TIMEOUT))
+        .await
+        .map_err(|e| failure("waiting for the certificate", e))
+}
+
+/// Which authorization failed and the CA's reason.
+async fn validation_failure(order: &mut instant_acme::Order) -> Failure {
+    let mut authzs = order.authorizations();
+    while let Some(authz) = authzs.next().await {
+        let Ok(mut authz) = authz else { continue };
+        let Ok(state) = authz.refresh().await else {
+            continue;
+        };
+        if state.status != AuthorizationStatus::Invalid {
+            continue;
+        }
+        let domain = state.identifier().to_string();
+        let problem = state.challenges.iter().find_map(|c| c.error.as_ref());
+        return Failure {
+            message: format!(
+                "validation of {domain} failed: {}",
+                problem
+                    .and_then(|p| p.detail.as_deref())
+                    .unwrap_or("the CA gave no detail")
+            ),
+            problem: problem.map(|p| Box::new(problem_doc(p))),
+            domain: Some(domain),
+        };
+    }
+    Failure::new("the CA marked the order invalid without naming a failed authorization")
+}
+
+/// Revoke `cert_der` at the CA of `account`.
+pub async fn revoke(
+    account: &Account,
+    cert_der: &[u8],
+    reason: certkeep_api::RevocationReason,
+) -> Result<(), Failure> {
+    use certkeep_api::RevocationReason as R;
+    let reason = match reason {
+        R::Unspecified => instant_acme::RevocationReason::Unspecified,
+        R::KeyCompromise => instant_acme::RevocationReason::KeyCompromise,
+        R::AffiliationChanged => instant_acme::RevocationReason::AffiliationChanged,
+        R::Superseded => instant_acme::RevocationReason::Superseded,
+        R::CessationOfOperation => instant_acme::RevocationReason::CessationOfOperation,
+    };
+    let der = rustls_pki_types::CertificateDer::from(cert_der);
+    account
+        .revoke(&instant_acme::RevocationRequest {
+            certificate: &der,
+            reason: Some(reason),
+        })
+        .await
+        .map_err(|e| failure("revoking the certificate", e))
+}

@@ -1,0 +1,433 @@
+//! Use-cases of ACME accounts and DNS-01 providers. They are instance-wide: a Manager not
+//! limited to a group registers and removes them; every reader lists them, and any Manager may
+//! order through them. Account keys and TSIG secrets are sealed by the keyring.
+
+use base64::Engine;
+use certkeep_api::{
+    AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
+    DnsProviderInfo, DnsProviderKind, DnsProviderList, Role, TsigAlgorithm,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::{App, RequestCtx, actions, whole_second};
+use crate::acme::{self, dns};
+use crate::domain;
+use crate::error::{Error, Result};
+use crate::store::{AcmeAccountRecord, DnsProviderRecord, OrderReference};
+
+const DEFAULT_PROPAGATION_TIMEOUT: u32 = 300;
+const MAX_PROPAGATION_TIMEOUT: u32 = 3600;
+
+pub(super) fn account_context(id: Uuid) -> String {
+    format!("acme-account:{id}")
+}
+
+pub(super) fn provider_context(id: Uuid) -> String {
+    format!("dns-provider:{id}")
+}
+
+/// The non-secret settings of an RFC 2136 provider, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Rfc2136Config {
+    pub server: String,
+    pub zone: String,
+    pub tsig_key_name: String,
+    pub tsig_algorithm: TsigAlgorithm,
+    pub propagation_timeout_seconds: u32,
+}
+
+pub(super) fn provider_config(rec: &DnsProviderRecord) -> Result<Rfc2136Config> {
+    serde_json::from_str(&rec.config).map_err(|e| {
+        Error::Internal(format!(
+            "stored settings of DNS provider {} are unreadable: {e}",
+            rec.id
+        ))
+    })
+}
+
+fn account_info(a: &AcmeAccountRecord) -> AcmeAccountInfo {
+    AcmeAccountInfo {
+        id: a.id,
+        name: a.name.clone(),
+        directory_url: a.directory_url.clone(),
+        contact: a.contact.clone(),
+        eab_kid: a.eab_kid.clone(),
+        custom_ca_root: a.ca_root_pem.is_some(),
+        account_url: a.account_url.clone(),
+        created_at: a.created_at,
+    }
+}
+
+fn provider_info(p: &DnsProviderRecord) -> Result<DnsProviderInfo> {
+    let c = provider_config(p)?;
+    Ok(DnsProviderInfo {
+        id: p.id,
+        name: p.name.clone(),
+        kind: DnsProviderKind::Rfc2136,
+        server: c.server,
+        zone: c.zone,
+        tsig_key_name: c.tsig_key_name,
+        tsig_algorithm: c.tsig_algorithm,
+        propagation_timeout_seconds: c.propagation_timeout_seconds,
+        created_at: p.created_at,
+    })
+}
+
+fn validate_contact(contact: &[String]) -> Result<Vec<String>> {
+    contact
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let c = c.trim();
+            let addr = c.strip_prefix("mailto:").unwrap_or(c);
+            let ok = addr
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains(' '));
+            if ok && !addr.contains(char::is_whitespace) {
+                Ok(format!("mailto:{addr}"))
+            } else {
+                Err(Error::InvalidInput(format!(
+                    "`contact[{i}]` {c:?} is not an e-mail address"
+                )))
+            }
+        })
+        .collect()
+}
+
+fn decode_b64(field: &str, s: &str) -> Result<Vec<u8>> {
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let unpadded = compact.trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(unpadded)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(unpadded))
+        .map_err(|e| Error::InvalidInput(format!("`{field}` is not base64: {e}")))?;
+    if bytes.is_empty() {
+        return Err(Error::InvalidInput(format!("`{field}` is empty")));
+    }
+    Ok(bytes)
+}
+
+/// The PEM text of a CA root, checked to hold at least one parseable certificate.
+fn validate_root_pem(pem_text: &str) -> Result<String> {
+    let blocks = pem::parse_many(pem_text.as_bytes())
+        .map_err(|e| Error::InvalidInput(format!("`ca_root_pem` is not PEM: {e}")))?;
+    let first = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .ok_or_else(|| Error::InvalidInput("`ca_root_pem` holds no CERTIFICATE block".into()))?;
+    x509_parser::parse_x509_certificate(first.contents()).map_err(|e| {
+        Error::InvalidInput(format!(
+            "`ca_root_pem`: the first CERTIFICATE block does not parse: {e}"
+        ))
+    })?;
+    Ok(pem_text.to_string())
+}
+
+fn validate_server(s: &str) -> Result<String> {
+    let t = s.trim();
+    let host = match t.parse::<std::net::SocketAddr>() {
+        Ok(_) => return Ok(t.to_string()),
+        Err(_) => match t.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => {
+                p.parse::<u16>().map_err(|_| {
+                    Error::InvalidInput(format!("`server` {s:?}: the port is not a number"))
+                })?;
+                h
+            }
+            _ => t,
+        },
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(t.to_string());
+    }
+    dns::parse_name("server", host).map_err(Error::InvalidInput)?;
+    Ok(t.to_string())
+}
+
+impl App {
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn acme_account_create(
+        &self,
+        ctx: &RequestCtx,
+        req: CreateAcmeAccountRequest,
+    ) -> Result<AcmeAccountInfo> {
+        const ACTION: &str = actions::ACME_ACCOUNT_CREATE;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let id = Uuid::now_v7();
+        let target = id.to_string();
+        let result = async {
+            p.require(Role::Manager, None, "registering ACME accounts")?;
+            let name = domain::validate_name("name", &req.name)?;
+            let directory_url = acme::directory_url(&req.directory).map_err(Error::InvalidInput)?;
+            if !req.terms_of_service_agreed {
+                return Err(Error::InvalidInput(
+                    "`terms_of_service_agreed` must be true: registering means agreeing to the CA's terms of service".into(),
+                ));
+            }
+            let contact = validate_contact(&req.contact)?;
+            let eab = match &req.eab {
+                Some(e) if e.kid.trim().is_empty() => {
+                    return Err(Error::InvalidInput("`eab.kid` is empty".into()));
+                }
+                Some(e) => Some((e.kid.trim().to_string(), decode_b64("eab.hmac_key", &e.hmac_key)?)),
+                None => None,
+            };
+            let root = req.ca_root_pem.as_deref().map(validate_root_pem).transpose()?;
+            let registered = acme::register(
+                &directory_url,
+                &contact,
+                eab.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())),
+                root.as_deref(),
+            )
+            .await
+            .map_err(|f| {
+                if f.problem.is_some() {
+                    Error::InvalidInput(f.message)
+                } else {
+                    Error::Unavailable(f.message)
+                }
+            })?;
+            let rec = AcmeAccountRecord {
+                id,
+                name,
+                directory_url,
+                contact,
+                eab_kid: eab.map(|(k, _)| k),
+                ca_root_pem: root,
+                credentials_sealed: self
+                    .keyring
+                    .seal(&account_context(id), registered.credentials_json.as_bytes())?,
+                account_url: registered.account_url,
+                created_at: whole_second(ctx.now),
+                updated_at: whole_second(ctx.now),
+            };
+            let mut tx = self.store.begin_write().await?;
+            self.store.acme_account_insert(&mut tx, &rec).await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                json!({"name": rec.name, "directory_url": rec.directory_url, "eab_kid": rec.eab_kid}),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(account_info(&rec))
+        }
+        .await;
+        self.finish_write(
+            ctx,
+            &p,
+            ACTION,
+            Some(&target),
+            result,
+            json!({"name": req.name}),
+        )
+        .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn acme_account_list(&self, ctx: &RequestCtx) -> Result<AcmeAccountList> {
+        const ACTION: &str = actions::ACME_ACCOUNT_LIST;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "listing ACME accounts")?;
+            let items = self.store.acme_account_list().await?;
+            Ok(AcmeAccountList {
+                items: items.iter().map(account_info).collect(),
+            })
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, None, result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn acme_account_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<AcmeAccountInfo> {
+        const ACTION: &str = actions::ACME_ACCOUNT_READ;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "reading ACME accounts")?;
+            self.store
+                .acme_account_get(id)
+                .await?
+                .map(|a| account_info(&a))
+                .ok_or_else(|| Error::NotFound(format!("ACME account {id} not found")))
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn acme_account_delete(&self, ctx: &RequestCtx, id: Uuid) -> Result<()> {
+        const ACTION: &str = actions::ACME_ACCOUNT_DELETE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(Role::Manager, None, "removing ACME accounts")?;
+            let mut tx = self.store.begin_write().await?;
+            let used = self
+                .store
+                .orders_referring(&mut tx, OrderReference::Account, id)
+                .await?;
+            if used > 0 {
+                return Err(Error::Conflict(format!(
+                    "ACME account {id} is used by {used} orders; it stays while they exist"
+                )));
+            }
+            if !self.store.acme_account_delete(&mut tx, id).await? {
+                return Err(Error::NotFound(format!("ACME account {id} not found")));
+            }
+            self.record_in(&mut tx, ctx, Some(&p), ACTION, Some(&target), json!({}))
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn dns_provider_create(
+        &self,
+        ctx: &RequestCtx,
+        req: CreateDnsProviderRequest,
+    ) -> Result<DnsProviderInfo> {
+        const ACTION: &str = actions::DNS_PROVIDER_CREATE;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let id = Uuid::now_v7();
+        let target = id.to_string();
+        let result = async {
+            p.require(Role::Manager, None, "configuring DNS providers")?;
+            let name = domain::validate_name("name", &req.name)?;
+            let kind = req.kind.unwrap_or(DnsProviderKind::Rfc2136);
+            let server = validate_server(&req.server)?;
+            let zone = dns::parse_name("zone", &req.zone).map_err(Error::InvalidInput)?;
+            let key_name =
+                dns::parse_name("tsig_key_name", &req.tsig_key_name).map_err(Error::InvalidInput)?;
+            let secret = zeroize::Zeroizing::new(decode_b64("tsig_secret", &req.tsig_secret)?);
+            let timeout = req
+                .propagation_timeout_seconds
+                .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT);
+            if timeout == 0 || timeout > MAX_PROPAGATION_TIMEOUT {
+                return Err(Error::InvalidInput(format!(
+                    "`propagation_timeout_seconds` is {timeout}; give 1 to {MAX_PROPAGATION_TIMEOUT}"
+                )));
+            }
+            let config = Rfc2136Config {
+                server,
+                zone: zone.to_ascii().trim_end_matches('.').to_string(),
+                tsig_key_name: key_name.to_ascii().trim_end_matches('.').to_string(),
+                tsig_algorithm: req.tsig_algorithm,
+                propagation_timeout_seconds: timeout,
+            };
+            let rec = DnsProviderRecord {
+                id,
+                name,
+                kind: match kind {
+                    DnsProviderKind::Rfc2136 => "rfc2136".into(),
+                },
+                config: serde_json::to_string(&config)
+                    .map_err(|e| Error::Internal(format!("cannot encode provider settings: {e}")))?,
+                secret_sealed: self.keyring.seal(&provider_context(id), &secret)?,
+                created_at: whole_second(ctx.now),
+                updated_at: whole_second(ctx.now),
+            };
+            let mut tx = self.store.begin_write().await?;
+            self.store.dns_provider_insert(&mut tx, &rec).await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                json!({"name": rec.name, "kind": rec.kind, "zone": config.zone, "server": config.server}),
+            )
+            .await?;
+            tx.commit().await?;
+            provider_info(&rec)
+        }
+        .await;
+        self.finish_write(
+            ctx,
+            &p,
+            ACTION,
+            Some(&target),
+            result,
+            json!({"name": req.name}),
+        )
+        .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn dns_provider_list(&self, ctx: &RequestCtx) -> Result<DnsProviderList> {
+        const ACTION: &str = actions::DNS_PROVIDER_LIST;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "listing DNS providers")?;
+            let items = self.store.dns_provider_list().await?;
+            Ok(DnsProviderList {
+                items: items.iter().map(provider_info).collect::<Result<_>>()?,
+            })
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, None, result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn dns_provider_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<DnsProviderInfo> {
+        const ACTION: &str = actions::DNS_PROVIDER_READ;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "reading DNS providers")?;
+            let rec = self
+                .store
+                .dns_provider_get(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("DNS provider {id} not found")))?;
+            provider_info(&rec)
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn dns_provider_delete(&self, ctx: &RequestCtx, id: Uuid) -> Result<()> {
+        const ACTION: &str = actions::DNS_PROVIDER_DELETE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(Role::Manager, None, "removing DNS providers")?;
+            let mut tx = self.store.begin_write().await?;
+            let used = self
+                .store
+                .orders_referring(&mut tx, OrderReference::DnsProvider, id)
+                .await?;
+            if used > 0 {
+                return Err(Error::Conflict(format!(
+                    "DNS provider {id} is used by {used} orders; it stays while they exist"
+                )));
+            }
+            if !self.store.dns_provider_delete(&mut tx, id).await? {
+                return Err(Error::NotFound(format!("DNS provider {id} not found")));
+            }
+            self.record_in(&mut tx, ctx, Some(&p), ACTION, Some(&target), json!({}))
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+}

@@ -1,0 +1,964 @@
+//! Use-cases of certificate orders: a Manager orders, readers follow the order, and the order
+//! job runs it: the key is generated here and sealed, the CA validates the domains, and the
+//! issued chain becomes an inventory entry (`source: ordered`) exactly as an import would,
+//! with `cert.issued` in the same transaction, or the order fails with the CA's reason and
+//! `cert.order_failed`.
+
+use std::collections::BTreeSet;
+
+use certkeep_api::{
+    AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderList,
+    OrderStatus, RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest, Role,
+};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+use tracing::instrument;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::acme::{account_context, provider_config, provider_context};
+use super::{App, EntryMeta, RequestCtx, actions, key_context, whole_second};
+use crate::acme::{self, Failure, OrderHooks, Solver, dns};
+use crate::audit::{self, NewEvent};
+use crate::authz::Principal;
+use crate::domain;
+use crate::domain::renewal;
+use crate::error::{Error, Result};
+use crate::notify::channels;
+use crate::notify::event::EventType;
+use crate::notify::outbox;
+use crate::pki::{self, BundleInput, CertInfo};
+use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
+
+/// Most names in one order (Let's Encrypt's limit).
+const MAX_DOMAINS: usize = 100;
+/// Most orders one listing returns.
+const LIST_LIMIT: u32 = 1000;
+/// Runs of one order before it fails for good (each cut short by a crash or a lost lease).
+const MAX_ATTEMPTS: u32 = 3;
+/// Bounds on how soon renewal information is asked again (the CA's Retry-After within them).
+const ARI_MIN_RECHECK: Duration = Duration::minutes(5);
+const ARI_MAX_RECHECK: Duration = Duration::hours(24);
+const ARI_RETRY_ON_ERROR: Duration = Duration::hours(1);
+
+fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
+    let bad = |what: &str| Error::Internal(format!("order {}: stored {what} is unknown", o.id));
+    Ok(OrderInfo {
+        id: o.id,
+        name: o.name.clone(),
+        description: o.description.clone(),
+        domains: o.domains.clone(),
+        key_type: KeyType::parse(&o.key_type).ok_or_else(|| bad("key type"))?,
+        account_id: o.account_id,
+        challenge: ChallengeType::parse(&o.challenge).ok_or_else(|| bad("challenge"))?,
+        dns_provider_id: o.dns_provider_id,
+        group: o.group.clone(),
+        labels: o.labels.clone(),
+        auto_renew: o.auto_renew,
+        renews_certificate_id: o.renews_cert_id,
+        rekey: o.rekey,
+        status: OrderStatus::parse(&o.status).ok_or_else(|| bad("status"))?,
+        error: o.error.clone(),
+        problem: o
+            .problem
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<AcmeProblem>(p).ok()),
+        failed_domain: o.failed_domain.clone(),
+        certificate_id: o.cert_id,
+        attempts: o.attempts,
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+        finished_at: o.finished_at,
+    })
+}
+
+/// Lowercased, checked, deduplicated names; a wildcard only as the whole first label.
+fn validate_domains(domains: &[String], challenge: ChallengeType) -> Result<Vec<String>> {
+    if domains.is_empty() {
+        return Err(Error::InvalidInput("`domains` is empty".into()));
+    }
+    if domains.len() > MAX_DOMAINS {
+        return Err(Error::InvalidInput(format!(
+            "`domains` has {} names; an order holds at most {MAX_DOMAINS}",
+            domains.len()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(domains.len());
+    for (i, d) in domains.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let lower = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wildcard, base) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        let labels: Vec<&str> = base.split('.').collect();
+        let valid = labels.len() >= 2
+            && base.len() <= 253
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` {d:?} is not a DNS name with at least two labels (a wildcard only as `*.` in front)"
+            )));
+        }
+        if wildcard && challenge != ChallengeType::Dns01 {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` {d:?} is a wildcard; wildcards need `challenge` dns-01"
+            )));
+        }
+        if !seen.insert(lower.clone()) {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` {d:?} is given twice"
+            )));
+        }
+        out.push(lower);
+    }
+    Ok(out)
+}
+
+/// The entry an order would become, for scoping and describing a failure before there is one.
+fn prospective_record(o: &OrderRecord, now: OffsetDateTime) -> CertificateRecord {
+    CertificateRecord {
+        id: o.id,
+        name: o.name.clone(),
+        description: o.description.clone(),
+        group: o.group.clone(),
+        labels: o.labels.clone(),
+        source: "ordered".into(),
+        current_version: 0,
+        info: CertInfo {
+            subject: String::new(),
+            issuer: String::new(),
+            serial: String::new(),
+            domains: o.domains.clone(),
+            ip_addresses: Vec::new(),
+            not_before: now,
+            not_after: now,
+            key_algorithm: String::new(),
+            key_size: None,
+            key_curve: None,
+            signature_algorithm: String::new(),
+            fingerprint_sha256: String::new(),
+            is_ca: false,
+            x509_version: 3,
+        },
+        has_private_key: false,
+        chain_length: 0,
+        chain_complete: false,
+        chain_issues: Vec::new(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+}
+
+/// Keeps HTTP-01 answers where the challenge listener finds them (any replica), and the
+/// order's URL at the CA.
+struct StoreHooks<'a> {
+    app: &'a App,
+    order_id: Uuid,
+    now: OffsetDateTime,
+}
+
+impl OrderHooks for StoreHooks<'_> {
+    async fn publish_http01(&self, token: &str, key_authorization: &str) -> Result<(), Failure> {
+        self.app
+            .store
+            .http_challenge_put(token, key_authorization, self.order_id, self.now)
+            .await
+            .map_err(|e| Failure::new(format!("cannot store the HTTP-01 answer: {e}")))
+    }
+
+    async fn order_url(&self, url: &str) {
+        if let Err(e) = self.app.store.order_set_url(self.order_id, url).await {
+            tracing::warn!(order_id = %self.order_id, error = %e, "cannot record the order URL");
+        }
+    }
+}
+
+/// What one run of an order came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderRun {
+    Issued(Uuid),
+    Failed,
+    /// Cut short by something that passes (the CA refused a nonce three times in a row): back
+    /// to pending for the next round.
+    Retrying,
+}
+
+impl App {
+    fn visible_order(
+        &self,
+        p: &Principal,
+        o: Option<OrderRecord>,
+        id: Uuid,
+    ) -> Result<OrderRecord> {
+        o.filter(|o| p.reaches_group(o.group.as_deref()))
+            .ok_or_else(|| Error::NotFound(format!("order {id} not found")))
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn order_create(
+        &self,
+        ctx: &RequestCtx,
+        req: CreateOrderRequest,
+    ) -> Result<OrderInfo> {
+        const ACTION: &str = actions::ORDER_CREATE;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let id = Uuid::now_v7();
+        let target = id.to_string();
+        let result = async {
+            let group = match (&req.group, &p.group) {
+                (Some(g), _) if !g.trim().is_empty() => Some(domain::validate_group(g)?),
+                (_, Some(mine)) => Some(mine.clone()),
+                _ => None,
+            };
+            p.require(Role::Manager, group.as_deref(), "ordering a certificate")?;
+            let meta = EntryMeta {
+                name: domain::validate_name("name", &req.name)?,
+                description: domain::validate_description(req.description.as_deref().unwrap_or(""))?,
+                group,
+                labels: domain::validate_labels(&req.labels)?,
+            };
+            let domains = validate_domains(&req.domains, req.challenge)?;
+            match (req.challenge, req.dns_provider_id) {
+                (ChallengeType::Dns01, None) => {
+                    return Err(Error::InvalidInput(
+                        "`dns_provider_id` is required with `challenge` dns-01".into(),
+                    ));
+                }
+                (ChallengeType::Dns01, Some(pid)) => {
+                    if self.store.dns_provider_get(pid).await?.is_none() {
+                        return Err(Error::InvalidInput(format!(
+                            "`dns_provider_id` {pid} names no DNS provider"
+                        )));
+                    }
+                }
+                (ChallengeType::Http01, Some(_)) => {
+                    return Err(Error::InvalidInput(
+                        "`dns_provider_id` applies only to `challenge` dns-01".into(),
+                    ));
+                }
+                (ChallengeType::Http01, None) => {
+                    if self.policy.acme.http_listen.is_none() {
+                        return Err(Error::InvalidInput(
+                            "`challenge` http-01 needs this server's HTTP-01 listener, which is off (start certkeepd with --acme-http-listen)".into(),
+                        ));
+                    }
+                }
+            }
+            if self.store.acme_account_get(req.account_id).await?.is_none() {
+                return Err(Error::InvalidInput(format!(
+                    "`account_id` {} names no ACME account",
+                    req.account_id
+                )));
+            }
+            let now = whole_second(ctx.now);
+            let rec = OrderRecord {
+                id,
+                cert_id: None,
+                name: meta.name,
+                description: meta.description,
+                group: meta.group,
+                labels: meta.labels,
+                domains,
+                key_type: req.key_type.unwrap_or_default().as_str().to_string(),
+                account_id: req.account_id,
+                challenge: req.challenge.as_str().to_string(),
+                dns_provider_id: req.dns_provider_id,
+                renews_cert_id: None,
+                rekey: true,
+                auto_renew: req.auto_renew.unwrap_or(true),
+                status: OrderStatus::Pending.as_str().to_string(),
+                error: None,
+                problem: None,
+                failed_domain: None,
+                order_url: None,
+                attempts: 0,
+                created_by: Some(p.token_id),
+                created_at: now,
+                updated_at: now,
+                finished_at: None,
+            };
+            let mut tx = self.store.begin_write().await?;
+            self.store.order_insert(&mut tx, &rec).await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                json!({"name": rec.name, "domains": rec.domains, "challenge": rec.challenge, "account_id": rec.account_id}),
+            )
+            .await?;
+            tx.commit().await?;
+            order_info(&rec)
+        }
+        .await;
+        self.finish_write(
+            ctx,
+            &p,
+            ACTION,
+            Some(&target),
+            result,
+            json!({"name": req.name}),
+        )
+        .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn order_list(&self, ctx: &RequestCtx) -> Result<OrderList> {
+        const ACTION: &str = actions::ORDER_LIST;
+        let p = self.authenticate(ctx, ACTION, None).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "listing orders")?;
+            let rows = self.store.order_list(LIST_LIMIT).await?;
+            Ok(OrderList {
+                items: rows
+                    .iter()
+                    .filter(|o| p.reaches_group(o.group.as_deref()))
+                    .map(order_info)
+                    .collect::<Result<_>>()?,
+            })
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, None, result, json!({}))
+            .await
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, order_id = %id))]
+    pub async fn order_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<OrderInfo> {
+        const ACTION: &str = actions::ORDER_READ;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(Role::Reader, p.group.as_deref(), "reading an order")?;
+            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            order_info(&o)
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    /// Run `order` (already marked validating by the caller, who holds its lease) to its end.
+    #[instrument(skip_all, fields(order_id = %order.id))]
+    pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
+        let key_type = KeyType::parse(&order.key_type).unwrap_or_default();
+        // `attempts` counts earlier runs: more than a few means each one was cut short (a crash,
+        // a lost lease), and trying forever would only hammer the CA.
+        let outcome = if order.attempts >= MAX_ATTEMPTS {
+            Err(Failure::new(format!(
+                "gave up after {} interrupted attempts",
+                order.attempts
+            )))
+        } else {
+            self.order_obtain(order, key_type, now).await
+        };
+        let failure = match outcome {
+            Ok((chain_pem, key_pkcs8)) => {
+                let mut tx = self.store.begin_write().await?;
+                self.store.http_challenges_clear(&mut tx, order.id).await?;
+                match self
+                    .order_store_issued(&mut tx, order, &chain_pem, &key_pkcs8, now)
+                    .await
+                {
+                    Ok(rec) => {
+                        let detail = json!({
+                            "name": rec.name,
+                            "certificate_id": rec.id,
+                            "fingerprint_sha256": rec.info.fingerprint_sha256,
+                            "domains": rec.info.domains,
+                        });
+                        self.order_audit(&mut tx, order, AuditOutcome::Success, detail, now)
+                            .await?;
+                        tx.commit().await?;
+                        return Ok(OrderRun::Issued(rec.id));
+                    }
+                    // Rolled back; the order fails rather than being run (and issued) again.
+                    Err(e) => Failure::new(format!(
+                        "the CA issued the certificate, but it could not be stored: {e}"
+                    )),
+                }
+            }
+            Err(f) => f,
+        };
+        let transient = failure
+            .problem
+            .as_ref()
+            .and_then(|p| p.kind.as_deref())
+            .is_some_and(|k| k == "urn:ietf:params:acme:error:badNonce");
+        if transient && order.attempts + 1 < MAX_ATTEMPTS {
+            tracing::warn!(order_id = %order.id, error = %failure.message, "order interrupted; it runs again");
+            let mut tx = self.store.begin_write().await?;
+            self.store.http_challenges_clear(&mut tx, order.id).await?;
+            self.store.order_requeue(&mut tx, order.id, now).await?;
+            tx.commit().await?;
+            return Ok(OrderRun::Retrying);
+        }
+        let mut tx = self.store.begin_write().await?;
+        self.store.http_challenges_clear(&mut tx, order.id).await?;
+        self.order_store_failed(&mut tx, order, &failure, now)
+            .await?;
+        let detail = json!({
+            "name": order.name,
+            "error": failure.message,
+            "failed_domain": failure.domain,
+        });
+        self.order_audit(&mut tx, order, AuditOutcome::Failed, detail, now)
+            .await?;
+        tx.commit().await?;
+        Ok(OrderRun::Failed)
+    }
+
+    /// The job's audit event for a run of `order`.
+    async fn order_audit(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        outcome: AuditOutcome,
+        detail: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        audit::append(
+            &self.store,
+            tx,
+            NewEvent {
+                time: now,
+                token_id: None,
+                action: actions::ORDER_ISSUE.to_string(),
+                target: Some(order.id.to_string()),
+                outcome,
+                request_id: format!("job:acme_order:{}", order.id),
+                detail,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), or why not.
+    async fn order_obtain(
+        &self,
+        order: &OrderRecord,
+        key_type: KeyType,
+        now: OffsetDateTime,
+    ) -> std::result::Result<(String, Zeroizing<Vec<u8>>), Failure> {
+        let internal = |e: Error| Failure::new(e.to_string());
+        let account_rec = self
+            .store
+            .acme_account_get(order.account_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| Failure::new(format!("ACME account {} is gone", order.account_id)))?;
+        let creds = self
+            .keyring
+            .open(
+                &account_context(account_rec.id),
+                &account_rec.credentials_sealed,
+            )
+            .map_err(internal)?;
+        let creds = std::str::from_utf8(&creds)
+            .map_err(|_| Failure::new("stored account credentials are not UTF-8"))?;
+        let account = acme::account(creds, account_rec.ca_root_pem.as_deref()).await?;
+        let provider = match order.dns_provider_id {
+            Some(pid) => {
+                let rec = self
+                    .store
+                    .dns_provider_get(pid)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| Failure::new(format!("DNS provider {pid} is gone")))?;
+                let c = provider_config(&rec).map_err(internal)?;
+                let secret = self
+                    .keyring
+                    .open(&provider_context(pid), &rec.secret_sealed)
+                    .map_err(internal)?;
+                Some((
+                    dns::Rfc2136 {
+                        server: c.server,
+                        zone: dns::parse_name("zone", &c.zone).map_err(Failure::new)?,
+                        key_name: dns::parse_name("tsig_key_name", &c.tsig_key_name)
+                            .map_err(Failure::new)?,
+                        algorithm: c.tsig_algorithm,
+                        secret,
+                    },
+                    c.propagation_timeout_seconds,
+                ))
+            }
+            None => None,
+        };
+        let solver = match &provider {
+            Some((p, timeout)) => Solver::Dns01 {
+                provider: p,
+                lookup: self.policy.acme.lookup,
+                propagation_timeout: std::time::Duration::from_secs(u64::from(*timeout)),
+            },
+            None => Solver::Http01,
+        };
+        let key = match order.renews_cert_id.filter(|_| !order.rekey) {
+            Some(cert_id) => self.current_key(cert_id).await.map_err(internal)?,
+            None => tokio::task::spawn_blocking(move || acme::generate_key(key_type))
+                .await
+                .map_err(|e| Failure::new(format!("key generation task failed: {e}")))??,
+        };
+        let hooks = StoreHooks {
+            app: self,
+            order_id: order.id,
+            now,
+        };
+        let replaces = match order.renews_cert_id {
+            Some(cert_id) => self.current_leaf(cert_id).await.map_err(internal)?,
+            None => None,
+        };
+        let spec = acme::OrderSpec {
+            domains: &order.domains,
+            key: &key,
+            replaces: replaces.as_deref(),
+        };
+        let chain = acme::run_order(&account, &spec, &solver, &hooks).await?;
+        Ok((chain, Zeroizing::new(key.serialize_der())))
+    }
+
+    /// Store the issued chain as an inventory entry, like an import, and notify `cert.issued`.
+    async fn order_store_issued(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        chain_pem: &str,
+        key_pkcs8: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<CertificateRecord> {
+        let bundle = pki::parse_bundle(&BundleInput {
+            certificate: chain_pem.as_bytes(),
+            private_key: Some(key_pkcs8),
+            chain: &[],
+            password: None,
+        })
+        .map_err(|e| {
+            Error::Internal(format!(
+                "the CA's chain for order {} does not parse: {e}",
+                order.id
+            ))
+        })?;
+        let (rec, event) = match order.renews_cert_id {
+            None => {
+                let meta = EntryMeta {
+                    name: order.name.clone(),
+                    description: order.description.clone(),
+                    group: order.group.clone(),
+                    labels: order.labels.clone(),
+                };
+                let (mut rec, mut ver) =
+                    self.build_records(None, Uuid::now_v7(), 1, &meta, &bundle, now)?;
+                rec.source = "ordered".into();
+                ver.created_by = order.created_by;
+                self.store.certificate_insert(tx, &rec, &ver).await?;
+                (rec, EventType::CertIssued)
+            }
+            Some(cert_id) => {
+                // A new version of the entry, with its current name, group and labels.
+                let locked = self
+                    .store
+                    .certificate_get_for_update(tx, cert_id)
+                    .await?
+                    .ok_or_else(|| Error::Conflict(format!("certificate {cert_id} is gone")))?;
+                let meta = EntryMeta {
+                    name: locked.name.clone(),
+                    description: locked.description.clone(),
+                    group: locked.group.clone(),
+                    labels: locked.labels.clone(),
+                };
+                let (mut rec, mut ver) = self.build_records(
+                    None,
+                    cert_id,
+                    locked.current_version + 1,
+                    &meta,
+                    &bundle,
+                    now,
+                )?;
+                rec.source = "ordered".into();
+                rec.created_at = locked.created_at;
+                ver.created_by = order.created_by;
+                self.store.certificate_add_version(tx, &rec, &ver).await?;
+                (rec, EventType::CertRenewed)
+            }
+        };
+        let renew_at = renewal::renew_at(
+            &self.policy.acme.renewal,
+            rec.id,
+            rec.info.not_before,
+            rec.info.not_after,
+        );
+        self.store
+            .acme_certificate_issued(tx, rec.id, order.id, order.auto_renew, renew_at, now)
+            .await?;
+        self.store
+            .order_finish(
+                tx,
+                order.id,
+                &OrderOutcome {
+                    status: OrderStatus::Issued.as_str(),
+                    cert_id: Some(rec.id),
+                    error: None,
+                    problem: None,
+                    failed_domain: None,
+                },
+                whole_second(now),
+            )
+            .await?;
+        outbox::enqueue_lifecycle(self, tx, event, &[&rec], now).await?;
+        Ok(rec)
+    }
+
+    /// Record the failure and notify `cert.order_failed` with the reason.
+    async fn order_store_failed(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        f: &Failure,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        tracing::warn!(order_id = %order.id, error = %f.message, "order failed");
+        let problem = f
+            .problem
+            .as_ref()
+            .map(|p| serde_json::to_string(p).unwrap_or_default());
+        self.store
+            .order_finish(
+                tx,
+                order.id,
+                &OrderOutcome {
+                    status: OrderStatus::Failed.as_str(),
+                    cert_id: None,
+                    error: Some(f.message.clone()),
+                    problem,
+                    failed_domain: f.domain.clone(),
+                },
+                whole_second(now),
+            )
+            .await?;
+        let (about, event, url) = match order.renews_cert_id {
+            Some(cert_id) => {
+                // Tried again after a pause that grows with the failures in a row.
+                let failures = self
+                    .store
+                    .acme_certificate_get(cert_id)
+                    .await?
+                    .map_or(0, |a| a.failures)
+                    .saturating_add(1);
+                self.store
+                    .acme_certificate_failed(
+                        tx,
+                        cert_id,
+                        now + renewal::retry_delay(failures),
+                        &f.message,
+                        now,
+                    )
+                    .await?;
+                match self.store.certificate_get(cert_id).await? {
+                    Some(rec) => (rec, EventType::CertRenewFailed, None),
+                    None => return Ok(()),
+                }
+            }
+            None => (
+                prospective_record(order, now),
+                EventType::CertOrderFailed,
+                Some(format!(
+                    "{}/api/v1/orders/{}",
+                    self.policy.public_url.trim_end_matches('/'),
+                    order.id
+                )),
+            ),
+        };
+        for ch in self.store.channels_enabled_in(tx).await? {
+            if !channels::wants(&ch, event) || !channels::covers(&ch, &about) {
+                continue;
+            }
+            let mut summary = outbox::summary(&about, now, &self.policy.public_url, None);
+            if let Some(u) = &url {
+                summary.url = u.clone();
+            }
+            let mut n = outbox::notification(&ch, event, vec![summary], now);
+            n.summary = format!("{}: {}", n.summary, f.message);
+            self.store
+                .outbox_insert(tx, &outbox::pending_record(&n)?)
+                .await?;
+            self.delivery_wakeup.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The current leaf (DER) of entry `cert_id`, if it still exists.
+    async fn current_leaf(&self, cert_id: Uuid) -> Result<Option<Vec<u8>>> {
+        match self.store.certificate_get(cert_id).await? {
+            Some(rec) => Ok(Some(self.load_version(&rec, None).await?.leaf_der)),
+            None => Ok(None),
+        }
+    }
+
+    /// The current key of entry `cert_id`, for a renewal that keeps it.
+    async fn current_key(&self, cert_id: Uuid) -> Result<rcgen::KeyPair> {
+        let rec = self
+            .store
+            .certificate_get(cert_id)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("certificate {cert_id} is gone")))?;
+        let ver = self.load_version(&rec, None).await?;
+        let sealed = ver.key_sealed.ok_or_else(|| {
+            Error::Conflict(format!(
+                "certificate {cert_id} version {} has no private key to keep; renew with rekey",
+                ver.version
+            ))
+        })?;
+        let der = self
+            .keyring
+            .open(&key_context(cert_id, ver.version), &sealed)?;
+        rcgen::KeyPair::try_from(der.as_slice())
+            .map_err(|e| Error::Internal(format!("the stored key of {cert_id} is unusable: {e}")))
+    }
+
+    /// Start a renewal of `cert_id` with the settings of the order that issued it; `None` when
+    /// one is already waiting or running. `p` is the caller, `None` for the renewal job.
+    async fn renewal_start(
+        &self,
+        ctx: &RequestCtx,
+        p: Option<&Principal>,
+        cert_id: Uuid,
+        template_id: Uuid,
+        rekey: bool,
+    ) -> Result<Option<OrderRecord>> {
+        let template = self.store.order_get(template_id).await?.ok_or_else(|| {
+            Error::Internal(format!(
+                "the order {template_id} that issued {cert_id} is gone"
+            ))
+        })?;
+        let now = whole_second(ctx.now);
+        let rec = OrderRecord {
+            id: Uuid::now_v7(),
+            cert_id: None,
+            renews_cert_id: Some(cert_id),
+            rekey,
+            status: OrderStatus::Pending.as_str().to_string(),
+            error: None,
+            problem: None,
+            failed_domain: None,
+            order_url: None,
+            attempts: 0,
+            created_by: p.map(|p| p.token_id),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            ..template
+        };
+        let mut tx = self.store.begin_write().await?;
+        if self.store.renewal_in_flight(&mut tx, cert_id).await? {
+            return Ok(None);
+        }
+        self.store.order_insert(&mut tx, &rec).await?;
+        self.record_in(
+            &mut tx,
+            ctx,
+            p,
+            actions::ORDER_CREATE,
+            Some(&rec.id.to_string()),
+            json!({"name": rec.name, "renews_certificate_id": cert_id, "rekey": rekey, "automatic": p.is_none()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(rec))
+    }
+
+    /// Renew an ordered certificate now (Manager of its group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_renew(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: RenewCertificateRequest,
+    ) -> Result<OrderInfo> {
+        const ACTION: &str = actions::CERTIFICATE_RENEW;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            let cert = self.visible_certificate(&p, id).await?;
+            p.require(Role::Manager, cert.group.as_deref(), "renewing a certificate")?;
+            if cert.deleted_at.is_some() {
+                return Err(Error::Conflict(format!(
+                    "certificate {id} is deleted; restore it before renewing"
+                )));
+            }
+            let state = self.store.acme_certificate_get(id).await?.ok_or_else(|| {
+                Error::Conflict(format!(
+                    "certificate {id} was not ordered through certkeep, so it cannot be renewed here"
+                ))
+            })?;
+            let order = self
+                .renewal_start(ctx, Some(&p), id, state.order_id, req.rekey)
+                .await?
+                .ok_or_else(|| {
+                    Error::Conflict(format!("a renewal of certificate {id} is already under way"))
+                })?;
+            order_info(&order)
+        }
+        .await;
+        self.record(
+            ctx,
+            Some(&p),
+            ACTION,
+            Some(&target),
+            &result,
+            json!({"rekey": req.rekey}),
+        )
+        .await?;
+        result
+    }
+
+    /// Start the automatic renewals due at `ctx.now`; how many were started.
+    pub async fn renewals_start_due(&self, ctx: &RequestCtx, limit: u32) -> Result<usize> {
+        let mut started = 0;
+        for due in self.store.acme_certificates_due(ctx.now, limit).await? {
+            // Automatic renewals make a new key each time.
+            if self
+                .renewal_start(ctx, None, due.cert_id, due.order_id, true)
+                .await?
+                .is_some()
+            {
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Load the ACME account that ordered entry `cert_id`.
+    async fn account_of(&self, cert_id: Uuid) -> Result<instant_acme::Account> {
+        let state = self.store.acme_certificate_get(cert_id).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "certificate {cert_id} was not ordered through certkeep; revoke it with the CA that issued it"
+            ))
+        })?;
+        let order =
+            self.store.order_get(state.order_id).await?.ok_or_else(|| {
+                Error::Internal(format!("the order that issued {cert_id} is gone"))
+            })?;
+        let account = self
+            .store
+            .acme_account_get(order.account_id)
+            .await?
+            .ok_or_else(|| Error::Conflict(format!("ACME account {} is gone", order.account_id)))?;
+        let creds = self
+            .keyring
+            .open(&account_context(account.id), &account.credentials_sealed)?;
+        let creds = std::str::from_utf8(&creds)
+            .map_err(|_| Error::Internal("stored account credentials are not UTF-8".into()))?;
+        acme::account(creds, account.ca_root_pem.as_deref())
+            .await
+            .map_err(|f| Error::Unavailable(f.message))
+    }
+
+    /// Revoke the current version of an ordered certificate at its CA (Manager of its group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_revoke(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: RevokeCertificateRequest,
+    ) -> Result<RevocationInfo> {
+        const ACTION: &str = actions::CERTIFICATE_REVOKE;
+        let target = id.to_string();
+        let reason = req.reason.unwrap_or_default();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            let cert = self.visible_certificate(&p, id).await?;
+            p.require(
+                Role::Manager,
+                cert.group.as_deref(),
+                "revoking a certificate",
+            )?;
+            let account = self.account_of(id).await?;
+            let ver = self.load_version(&cert, None).await?;
+            acme::revoke(&account, &ver.leaf_der, reason)
+                .await
+                .map_err(|f| match f.problem {
+                    Some(_) => Error::Conflict(f.message),
+                    None => Error::Unavailable(f.message),
+                })?;
+            Ok(RevocationInfo {
+                certificate_id: id,
+                version: ver.version,
+                serial: cert.info.serial.clone(),
+                reason,
+                revoked_at: whole_second(ctx.now),
+            })
+        }
+        .await;
+        let detail = match &result {
+            Ok(r) => json!({"version": r.version, "serial": r.serial, "reason": reason.as_str()}),
+            Err(_) => json!({"reason": reason.as_str()}),
+        };
+        self.record(ctx, Some(&p), ACTION, Some(&target), &result, detail)
+            .await?;
+        result
+    }
+
+    /// Ask the CAs that offer renewal information (RFC 9773) about the ordered certificates
+    /// due for a check, and bring their renewal forward into the suggested window when that
+    /// comes first. Returns how many certificates were checked.
+    pub async fn renewal_info_check_due(&self, now: OffsetDateTime, limit: u32) -> Result<usize> {
+        let due = self.store.acme_certificates_ari_due(now, limit).await?;
+        let mut accounts: std::collections::HashMap<Uuid, Option<instant_acme::Account>> =
+            std::collections::HashMap::new();
+        for c in &due {
+            let cert = self.store.certificate_get(c.cert_id).await?;
+            let order = self.store.order_get(c.order_id).await?;
+            let (Some(cert), Some(order)) = (cert, order) else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                accounts.entry(order.account_id)
+            {
+                slot.insert(match self.account_of(c.cert_id).await {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        tracing::warn!(cert_id = %c.cert_id, error = %e, "cannot load the ACME account for renewal information");
+                        None
+                    }
+                });
+            }
+            let Some(Some(account)) = accounts.get(&order.account_id) else {
+                self.store
+                    .acme_certificate_ari_checked(c.cert_id, c.renew_at, now + ARI_RETRY_ON_ERROR)
+                    .await?;
+                continue;
+            };
+            let ver = self.load_version(&cert, None).await?;
+            let (renew_at, next) = match acme::ari::advice(account, &ver.leaf_der).await {
+                Ok(acme::ari::Advice::Window {
+                    start,
+                    end,
+                    retry_after,
+                }) => {
+                    let wait = Duration::try_from(retry_after)
+                        .unwrap_or(ARI_MAX_RECHECK)
+                        .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
+                    (c.renew_at.min(acme::ari::pick(start, end)), now + wait)
+                }
+                Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
+                Err(f) => {
+                    tracing::warn!(cert_id = %c.cert_id, error = %f.message, "renewal information check failed");
+                    (c.renew_at, now + ARI_RETRY_ON_ERROR)
+                }
+            };
+            self.store
+                .acme_certificate_ari_checked(c.cert_id, renew_at, next)
+                .await?;
+        }
+        Ok(due.len())
+    }
+}

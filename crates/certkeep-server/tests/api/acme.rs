@@ -1,0 +1,999 @@
+//! ACME ordering against real peers: Pebble validating HTTP-01 against certkeep's challenge
+//! listener and DNS-01 through BIND, with records written by RFC 2136 + TSIG. Orders run when
+//! the test calls `order_job::run_once`, as the scheduler would.
+
+use certkeep_api::{
+    CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
+    CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DownloadPart, DownloadQuery,
+    EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest, RevocationReason,
+    RevokeCertificateRequest, Role, TsigAlgorithm,
+};
+use certkeep_server::jobs::{order_job, renewal_job};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::acme_peers::{
+    BLOCKED_DOMAIN, Bind, EAB_HMAC, EAB_KID, Pebble, TSIG_KEY_NAME, ZONE, openssl_verify,
+    tools_available,
+};
+use crate::helpers::{TestApp, test_config};
+
+struct Env {
+    t: TestApp,
+    bind: Bind,
+    pebble: Pebble,
+}
+
+async fn env(eab_required: bool) -> Env {
+    env_with(eab_required, false).await
+}
+
+async fn env_with(eab_required: bool, reject_nonces: bool) -> Env {
+    env_configured(eab_required, reject_nonces, |_| {}).await
+}
+
+async fn env_configured(
+    eab_required: bool,
+    reject_nonces: bool,
+    tweak: impl FnOnce(&mut certkeep_server::config::Config),
+) -> Env {
+    let bind = Bind::start();
+    let pebble = Pebble::start(&bind, eab_required, reject_nonces);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path()).await;
+    tweak(&mut config);
+    config.danger_allow_http_channels = true;
+    config.public_url = Some("https://certkeep.example.test".into());
+    config.acme_http_listen = Some(format!("127.0.0.1:{}", pebble.http_port).parse().unwrap());
+    config.acme_dns_resolver = Some(bind.addr());
+    config.acme_dns_port = bind.port;
+    let t = TestApp::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await;
+    Env { t, bind, pebble }
+}
+
+fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
+    CreateAcmeAccountRequest {
+        name: "pebble".into(),
+        directory: pebble.directory_url.clone(),
+        contact: vec!["ops@example.com".into()],
+        terms_of_service_agreed: true,
+        eab: None,
+        ca_root_pem: Some(pebble.tls_root_pem.clone()),
+    }
+}
+
+fn provider_request(server: String, secret: String) -> CreateDnsProviderRequest {
+    CreateDnsProviderRequest {
+        name: "bind".into(),
+        kind: None,
+        server,
+        zone: ZONE.into(),
+        tsig_key_name: TSIG_KEY_NAME.into(),
+        tsig_algorithm: TsigAlgorithm::HmacSha256,
+        tsig_secret: secret,
+        propagation_timeout_seconds: Some(20),
+    }
+}
+
+fn order(
+    name: &str,
+    domains: &[&str],
+    account: Uuid,
+    challenge: ChallengeType,
+) -> CreateOrderRequest {
+    CreateOrderRequest {
+        name: name.into(),
+        description: None,
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        key_type: None,
+        account_id: account,
+        challenge,
+        dns_provider_id: None,
+        group: None,
+        labels: Default::default(),
+        auto_renew: None,
+    }
+}
+
+/// A webhook channel for the ordering events, pointing nowhere: its deliveries are the record.
+async fn order_channel(t: &TestApp) -> Uuid {
+    events_channel(t, &["cert.issued", "cert.order_failed"]).await
+}
+
+async fn events_channel(t: &TestApp, events: &[&str]) -> Uuid {
+    t.admin
+        .channel_create(&CreateChannelRequest {
+            name: "orders".into(),
+            kind: Some(ChannelKind::Webhook),
+            url: Some("http://127.0.0.1:9/hook".into()),
+            events: Some(events.iter().map(|e| e.to_string()).collect()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel
+        .id
+}
+
+async fn events_of(t: &TestApp, channel: Uuid) -> Vec<(String, String)> {
+    t.admin
+        .channel_deliveries(channel, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|d| (d.event, d.summary))
+        .collect()
+}
+
+/// Run the order job until `id` has finished.
+async fn run_order(t: &TestApp, id: Uuid) -> OrderInfo {
+    for _ in 0..3 {
+        order_job::run_once(&t.app, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let o = t.admin.order_get(id).await.unwrap();
+        if matches!(o.status, OrderStatus::Issued | OrderStatus::Failed) {
+            return o;
+        }
+    }
+    panic!("order {id} did not finish");
+}
+
+fn pem_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap()
+}
+
+#[tokio::test]
+async fn http01_order_becomes_an_inventory_entry_that_openssl_verifies() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let channel = order_channel(&t).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    assert!(account.custom_ca_root);
+    assert_eq!(account.contact, vec!["mailto:ops@example.com"]);
+    assert!(account.account_url.starts_with("https://127.0.0.1:"));
+
+    let mut req = order(
+        "web",
+        &["www.acme.test", "api.acme.test"],
+        account.id,
+        ChallengeType::Http01,
+    );
+    req.key_type = Some(KeyType::Rsa2048);
+    req.labels.insert("team".into(), "web".into());
+    let created = t.admin.order_create(&req).await.unwrap();
+    assert_eq!(created.status, OrderStatus::Pending);
+    assert_eq!(created.key_type, KeyType::Rsa2048);
+
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(done.attempts, 1);
+    let cert_id = done.certificate_id.expect("the inventory entry");
+    let meta = t.admin.certificate_get(cert_id).await.unwrap();
+    assert_eq!(meta.source, CertificateSource::Ordered);
+    assert_eq!(meta.name, "web");
+    assert_eq!(meta.labels.get("team").map(String::as_str), Some("web"));
+    assert!(meta.has_private_key);
+    assert_eq!(meta.key_algorithm, "RSA");
+    assert_eq!(meta.key_size, Some(2048));
+    let mut domains = meta.domains.clone();
+    domains.sort();
+    assert_eq!(domains, vec!["api.acme.test", "www.acme.test"]);
+    assert!(meta.chain_length >= 1);
+
+    // Someone else checks the chain: openssl, with Pebble's issuing root as the only anchor.
+    let q = |part| DownloadQuery {
+        part: Some(part),
+        ..Default::default()
+    };
+    let leaf = pem_text(
+        t.admin
+            .certificate_download(cert_id, &q(DownloadPart::Certificate))
+            .await
+            .unwrap(),
+    );
+    let chain = pem_text(
+        t.admin
+            .certificate_download(cert_id, &q(DownloadPart::Chain))
+            .await
+            .unwrap(),
+    );
+    let root = pebble.issuing_root_pem().await;
+    let scratch = tempfile::tempdir().unwrap();
+    openssl_verify(scratch.path(), &root, &chain, &leaf).unwrap();
+
+    // The key is the one the certificate carries, and downloadable like an imported one.
+    let key = pem_text(
+        t.admin
+            .certificate_download(cert_id, &q(DownloadPart::PrivateKey))
+            .await
+            .unwrap(),
+    );
+    assert!(key.contains("BEGIN PRIVATE KEY"));
+
+    let events = events_of(&t, channel).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "cert.issued");
+    assert!(events[0].1.contains("\"web\""), "{events:?}");
+
+    // Audited: the request, and the job's run.
+    let audit = t
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(created.id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"order.create"), "{actions:?}");
+    assert!(actions.contains(&"order.issue"), "{actions:?}");
+
+    // A finished order is not run again.
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r, order_job::OrderReport::default());
+    t.stop().await;
+}
+
+async fn key_of(t: &TestApp, id: Uuid, version: u32) -> String {
+    pem_text(
+        t.admin
+            .certificate_download(
+                id,
+                &DownloadQuery {
+                    part: Some(DownloadPart::PrivateKey),
+                    version: Some(version),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env(false).await;
+    let channel = events_channel(&t, &["cert.renewed", "cert.renew_failed"]).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let first = t
+        .admin
+        .order_create(&order(
+            "renew",
+            &["renew.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    assert!(first.auto_renew);
+    let done = run_order(&t, first.id).await;
+    let id = done.certificate_id.unwrap();
+    let v1 = t.admin.certificate_get(id).await.unwrap();
+    let now = OffsetDateTime::now_utc();
+
+    // Not due yet; due once 2/3 of Pebble's five-year lifetime has passed.
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    let later = v1.not_before + (v1.not_after - v1.not_before) * 0.7;
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
+    // Started once: the unfinished renewal is not started again.
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(0));
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!(r.issued, 1, "{r:?}");
+    let v2 = t.admin.certificate_get(id).await.unwrap();
+    assert_eq!(v2.version, 2);
+    assert_eq!(v2.source, CertificateSource::Ordered);
+    assert_ne!(v2.fingerprint_sha256, v1.fingerprint_sha256);
+    assert_ne!(
+        key_of(&t, id, 1).await,
+        key_of(&t, id, 2).await,
+        "automatic renewals re-key"
+    );
+
+    // By hand, keeping the key; one at a time.
+    let manual = t
+        .admin
+        .certificate_renew(id, &RenewCertificateRequest { rekey: false })
+        .await
+        .unwrap();
+    assert_eq!(manual.renews_certificate_id, Some(id));
+    assert!(!manual.rekey);
+    let e = t
+        .admin
+        .certificate_renew(id, &RenewCertificateRequest { rekey: true })
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert_eq!(run_order(&t, manual.id).await.status, OrderStatus::Issued);
+    assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 3);
+    assert_eq!(key_of(&t, id, 2).await, key_of(&t, id, 3).await);
+
+    // The name now points where certkeep does not answer: the renewal fails, says so at once,
+    // and is tried again after a pause.
+    bind.nsupdate("update add renew.acme.test 60 A 127.0.0.2");
+    let failing = t
+        .admin
+        .certificate_renew(id, &RenewCertificateRequest { rekey: true })
+        .await
+        .unwrap();
+    let failed = run_order(&t, failing.id).await;
+    assert_eq!(failed.status, OrderStatus::Failed);
+    assert_eq!(failed.failed_domain.as_deref(), Some("renew.acme.test"));
+    let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
+    assert_eq!(state.failures, 1);
+    let now = OffsetDateTime::now_utc();
+    assert!(state.renew_at > now && state.renew_at <= now + time::Duration::minutes(6));
+    assert_eq!(
+        renewal_job::run_once(&t.app, now + time::Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        renewal_job::run_once(&t.app, now + time::Duration::minutes(6))
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(order_job::run_once(&t.app, now).await.unwrap().failed, 1);
+    let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
+    assert_eq!(state.failures, 2);
+    assert!(state.renew_at >= now + time::Duration::minutes(9));
+    // The entry still serves its last good version.
+    assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 3);
+
+    let events: Vec<String> = events_of(&t, channel)
+        .await
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    let count = |name: &str| events.iter().filter(|e| *e == name).count();
+    assert_eq!(count("cert.renewed"), 2, "{events:?}");
+    assert_eq!(count("cert.renew_failed"), 2, "{events:?}");
+
+    // Only ordered certificates can be renewed here.
+    let e = t
+        .admin
+        .certificate_renew(Uuid::now_v7(), &RenewCertificateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn renewal_information_from_the_ca_brings_renewal_forward() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let stub = crate::ari_stub::AriStub::start(&pebble).await;
+    let mut req = account_request(&pebble);
+    req.directory = stub.directory_url.clone();
+    let account = t.admin.acme_account_create(&req).await.unwrap();
+    let o = t
+        .admin
+        .order_create(&order(
+            "ari",
+            &["ari.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let id = run_order(&t, o.id).await.certificate_id.unwrap();
+    let now = OffsetDateTime::now_utc();
+
+    // A window in ten days: well before Pebble's five-year lifetime ends, not yet due.
+    stub.set_window(
+        now + time::Duration::days(10),
+        now + time::Duration::days(11),
+    );
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    assert_eq!(stub.asked().len(), 1, "asked once");
+    assert!(
+        stub.asked()[0].contains('.'),
+        "an RFC 9773 certificate id: {:?}",
+        stub.asked()
+    );
+    let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
+    assert!(state.renew_at >= now + time::Duration::days(10));
+    assert!(state.renew_at <= now + time::Duration::days(11));
+
+    // The CA moves the window into the past (a mass revocation, say): once its Retry-After
+    // (an hour) has passed, certkeep asks again and renews at once.
+    stub.set_window(
+        now - time::Duration::hours(2),
+        now - time::Duration::hours(1),
+    );
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    assert_eq!(stub.asked().len(), 1, "not asked again before Retry-After");
+    let later = now + time::Duration::minutes(61);
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
+    assert_eq!(stub.asked().len(), 2);
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    let orders = t.admin.order_list().await.unwrap().items;
+    assert_eq!(r.issued, 1, "{:?}", orders[0].error);
+    assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 2);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn orders_wait_for_their_accounts_hourly_budget() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env_configured(false, false, |c| c.acme_orders_per_account_per_hour = 1).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    for name in ["one", "two"] {
+        let domain = format!("{name}.acme.test");
+        t.admin
+            .order_create(&order(
+                name,
+                &[domain.as_str()],
+                account.id,
+                ChallengeType::Http01,
+            ))
+            .await
+            .unwrap();
+    }
+    let now = OffsetDateTime::now_utc();
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!((r.issued, r.waiting), (1, 1), "{r:?}");
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!((r.issued, r.waiting), (0, 1), "{r:?}");
+    let waiting = t.admin.order_list().await.unwrap().items;
+    assert_eq!(
+        waiting
+            .iter()
+            .filter(|o| o.status == OrderStatus::Pending)
+            .count(),
+        1
+    );
+    let r = order_job::run_once(&t.app, now + time::Duration::minutes(61))
+        .await
+        .unwrap();
+    assert_eq!((r.issued, r.waiting), (1, 0), "{r:?}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn revocation_goes_through_the_ca() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let o = t
+        .admin
+        .order_create(&order(
+            "gone",
+            &["gone.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let id = run_order(&t, o.id).await.certificate_id.unwrap();
+    let serial = t.admin.certificate_get(id).await.unwrap().serial;
+    assert!(!pebble.cert_status(&serial).await.contains("Revoked"));
+
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    let e = reader
+        .certificate_revoke(id, &RevokeCertificateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+
+    let r = t
+        .admin
+        .certificate_revoke(
+            id,
+            &RevokeCertificateRequest {
+                reason: Some(RevocationReason::KeyCompromise),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.version, r.reason), (1, RevocationReason::KeyCompromise));
+    assert_eq!(r.serial, serial);
+    let status = pebble.cert_status(&serial).await;
+    assert!(status.contains("Revoked"), "{status}");
+
+    // Twice: the CA's answer, as a conflict.
+    let e = t
+        .admin
+        .certificate_revoke(id, &RevokeCertificateRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert!(e.to_string().contains("the CA refused"), "{e}");
+
+    let audit = t
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(id.to_string()),
+            action: Some("certificate.revoke".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        audit.items.len(),
+        3,
+        "the denied, the done and the refused attempt"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn dns01_wildcard_order_through_rfc2136_into_bind() {
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env_with(false, true).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let provider = t
+        .admin
+        .dns_provider_create(&provider_request(
+            bind.addr().to_string(),
+            bind.tsig_secret.clone(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(provider.zone, ZONE);
+    let mut req = order(
+        "wild",
+        &["wild.acme.test", "*.wild.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(provider.id);
+    req.key_type = Some(KeyType::EcP384);
+    let created = t.admin.order_create(&req).await.unwrap();
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    let meta = t
+        .admin
+        .certificate_get(done.certificate_id.unwrap())
+        .await
+        .unwrap();
+    let mut domains = meta.domains.clone();
+    domains.sort();
+    assert_eq!(domains, vec!["*.wild.acme.test", "wild.acme.test"]);
+    assert_eq!(meta.key_curve.as_deref(), Some("P-384"));
+    // The challenge records are gone again.
+    assert_eq!(bind.dig("TXT", "_acme-challenge.wild.acme.test"), "");
+
+    // A delegated validation name: `_acme-challenge` is a CNAME to a name the provider updates.
+    bind.nsupdate("update add _acme-challenge.cname.acme.test 60 CNAME validation.acme.test.");
+    let mut req = order(
+        "cname",
+        &["cname.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(provider.id);
+    let done = run_order(&t, t.admin.order_create(&req).await.unwrap().id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(bind.dig("TXT", "validation.acme.test"), "");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_need_eab_when_the_ca_requires_it() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(true).await;
+    let e = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(e.to_string().contains("the CA refused"), "{e}");
+    let mut req = account_request(&pebble);
+    req.eab = Some(EabCredentials {
+        kid: EAB_KID.into(),
+        hmac_key: EAB_HMAC.into(),
+    });
+    let a = t.admin.acme_account_create(&req).await.unwrap();
+    assert_eq!(a.eab_kid.as_deref(), Some(EAB_KID));
+    assert_eq!(t.admin.acme_account_list().await.unwrap().items.len(), 1);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn failed_orders_say_why_and_notify() {
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env(false).await;
+    let channel = order_channel(&t).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+
+    // The CA refuses a domain.
+    let blocked = t
+        .admin
+        .order_create(&order(
+            "blocked",
+            &[BLOCKED_DOMAIN],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    // A TSIG key the server does not know.
+    let wrong_key = t
+        .admin
+        .dns_provider_create(&provider_request(
+            bind.addr().to_string(),
+            "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXk=".into(),
+        ))
+        .await
+        .unwrap();
+    let mut req = order(
+        "wrong-key",
+        &["tsig.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(wrong_key.id);
+    let tsig = t.admin.order_create(&req).await.unwrap();
+    // Updates go to a hidden primary whose data never reach the zone's nameserver.
+    let hidden = Bind::start();
+    let mut p = provider_request(hidden.addr().to_string(), hidden.tsig_secret.clone());
+    p.name = "hidden".into();
+    p.propagation_timeout_seconds = Some(3);
+    let hidden_provider = t.admin.dns_provider_create(&p).await.unwrap();
+    let mut req = order(
+        "never",
+        &["never.acme.test"],
+        account.id,
+        ChallengeType::Dns01,
+    );
+    req.dns_provider_id = Some(hidden_provider.id);
+    let never = t.admin.order_create(&req).await.unwrap();
+
+    // An order whose runs were all cut short (crashes) is not run again forever.
+    let interrupted = t
+        .admin
+        .order_create(&order(
+            "cut",
+            &["cut.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert!(
+            t.app
+                .store
+                .order_start(interrupted.id, OffsetDateTime::now_utc())
+                .await
+                .unwrap()
+        );
+    }
+
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.failed, 4, "{r:?}");
+    let o = t.admin.order_get(interrupted.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    assert!(
+        o.error
+            .unwrap()
+            .contains("gave up after 3 interrupted attempts")
+    );
+
+    let o = t.admin.order_get(blocked.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    let problem = o.problem.expect("the CA's problem document");
+    assert_eq!(
+        problem.kind.as_deref(),
+        Some("urn:ietf:params:acme:error:rejectedIdentifier"),
+        "{problem:?}"
+    );
+    assert!(o.error.unwrap().contains("the CA refused"));
+
+    let o = t.admin.order_get(tsig.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    assert_eq!(o.failed_domain.as_deref(), Some("tsig.acme.test"));
+    let err = o.error.unwrap();
+    assert!(err.contains("RFC 2136") || err.contains("refused"), "{err}");
+
+    let o = t.admin.order_get(never.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Failed);
+    assert_eq!(o.failed_domain.as_deref(), Some("never.acme.test"));
+    let err = o.error.unwrap();
+    assert!(
+        err.contains("did not appear on every authoritative nameserver"),
+        "{err}"
+    );
+    // The record written on the hidden primary was removed.
+    assert_eq!(hidden.dig("TXT", "_acme-challenge.never.acme.test"), "");
+
+    let events = events_of(&t, channel).await;
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(
+        events.iter().all(|(e, _)| e == "cert.order_failed"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(_, s)| s.contains("did not appear")),
+        "{events:?}"
+    );
+    // No inventory entry came of them.
+    assert_eq!(
+        t.admin
+            .certificate_list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn bad_orders_and_settings_are_refused_naming_the_field() {
+    // No peers needed: everything here is refused before any CA is asked.
+    let t = TestApp::spawn_manual().await;
+    let no_account = Uuid::now_v7();
+    for (req, needle) in [
+        (
+            order("x", &[], no_account, ChallengeType::Http01),
+            "`domains` is empty",
+        ),
+        (
+            order("x", &["*.a.example"], no_account, ChallengeType::Http01),
+            "wildcards need `challenge` dns-01",
+        ),
+        (
+            order("x", &["a..example"], no_account, ChallengeType::Dns01),
+            "`domains[0]`",
+        ),
+        (
+            order(
+                "x",
+                &["a.example", "A.example"],
+                no_account,
+                ChallengeType::Dns01,
+            ),
+            "`domains[1]`",
+        ),
+        (
+            order("x", &["a.example"], no_account, ChallengeType::Dns01),
+            "`dns_provider_id` is required",
+        ),
+    ] {
+        let e = t.admin.order_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+    let raw = t
+        .admin
+        .raw(reqwest::Method::POST, "/api/v1/orders")
+        .json(
+            &serde_json::json!({"name": "x", "domains": ["a.example"], "account_id": no_account,
+                                   "challenge": "http-01", "key_type": "dsa-1024"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.text().await.unwrap().contains("key_type"));
+
+    for (req, needle) in [
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "http://ca.example/dir".into(),
+                terms_of_service_agreed: true,
+                ..Default::default()
+            },
+            "`directory`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt-staging".into(),
+                ..Default::default()
+            },
+            "`terms_of_service_agreed`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt".into(),
+                terms_of_service_agreed: true,
+                contact: vec!["not an address".into()],
+                ..Default::default()
+            },
+            "`contact[0]`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt".into(),
+                terms_of_service_agreed: true,
+                eab: Some(EabCredentials {
+                    kid: "k".into(),
+                    hmac_key: "***".into(),
+                }),
+                ..Default::default()
+            },
+            "`eab.hmac_key`",
+        ),
+        (
+            CreateAcmeAccountRequest {
+                name: "x".into(),
+                directory: "letsencrypt".into(),
+                terms_of_service_agreed: true,
+                ca_root_pem: Some(
+                    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+                ),
+                ..Default::default()
+            },
+            "`ca_root_pem`",
+        ),
+    ] {
+        let e = t.admin.acme_account_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+
+    let good = CreateDnsProviderRequest {
+        name: "p".into(),
+        kind: None,
+        server: "ns1.example.com:53".into(),
+        zone: "example.com".into(),
+        tsig_key_name: "k".into(),
+        tsig_algorithm: TsigAlgorithm::HmacSha512,
+        tsig_secret: "c2VjcmV0".into(),
+        propagation_timeout_seconds: None,
+    };
+    for (req, needle) in [
+        (
+            CreateDnsProviderRequest {
+                zone: "".into(),
+                ..good.clone()
+            },
+            "`zone`",
+        ),
+        (
+            CreateDnsProviderRequest {
+                server: "ns1:port".into(),
+                ..good.clone()
+            },
+            "`server`",
+        ),
+        (
+            CreateDnsProviderRequest {
+                tsig_secret: "!!".into(),
+                ..good.clone()
+            },
+            "`tsig_secret`",
+        ),
+        (
+            CreateDnsProviderRequest {
+                propagation_timeout_seconds: Some(0),
+                ..good.clone()
+            },
+            "`propagation_timeout_seconds`",
+        ),
+    ] {
+        let e = t.admin.dns_provider_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(
+            e.to_string().contains(needle),
+            "{e} should mention {needle}"
+        );
+    }
+    let p = t.admin.dns_provider_create(&good).await.unwrap();
+    assert_eq!(p.propagation_timeout_seconds, 300);
+    assert_eq!(p.tsig_algorithm, TsigAlgorithm::HmacSha512);
+    let shown = serde_json::to_string(&t.admin.dns_provider_get(p.id).await.unwrap()).unwrap();
+    assert!(!shown.contains("c2VjcmV0"), "the secret is never shown");
+
+    // A provider only goes with dns-01; HTTP-01 needs the challenge listener, off here.
+    let mut req = order("x", &["a.example"], no_account, ChallengeType::Http01);
+    req.dns_provider_id = Some(p.id);
+    let e = t.admin.order_create(&req).await.unwrap_err();
+    assert!(
+        e.to_string().contains("`dns_provider_id` applies only"),
+        "{e}"
+    );
+    req.dns_provider_id = None;
+    let e = t.admin.order_create(&req).await.unwrap_err();
+    assert!(e.to_string().contains("HTTP-01 listener"), "{e}");
+    let mut req = order("x", &["a.example"], no_account, ChallengeType::Dns01);
+    req.dns_provider_id = Some(p.id);
+    let e = t.admin.order_create(&req).await.unwrap_err();
+    assert!(e.to_string().contains("`account_id`"), "{e}");
+
+    // Roles: readers may look, not order; group-limited managers may not touch accounts.
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    assert_eq!(reader.dns_provider_list().await.unwrap().items.len(), 1);
+    let e = reader
+        .order_create(&order(
+            "x",
+            &["a.example"],
+            no_account,
+            ChallengeType::Dns01,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let (team, _) = t.client_with_role(Role::Manager, Some("team")).await;
+    let e = team.dns_provider_delete(p.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    t.admin.dns_provider_delete(p.id).await.unwrap();
+    assert_eq!(
+        t.admin.dns_provider_get(p.id).await.unwrap_err().status(),
+        Some(404)
+    );
+    t.stop().await;
+}
