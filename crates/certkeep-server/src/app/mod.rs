@@ -2,7 +2,14 @@
 //! in one place. HTTP handlers, the offline admin commands and jobs all call these; none of them
 //! talks to the store directly. Every API action is audited, successful or not.
 
+mod chain;
 mod channels;
+mod dashboard;
+mod sessions;
+
+pub use chain::ChainEntry;
+pub use dashboard::{Dashboard, SOONEST, TIMELINE_WEEKS};
+pub use sessions::{NewSession, SESSION_LIFETIME, Session};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

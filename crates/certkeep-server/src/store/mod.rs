@@ -8,7 +8,9 @@
 
 mod audit;
 mod certificates;
+mod dashboard;
 mod notifications;
+mod sessions;
 mod settings;
 mod tokens;
 
@@ -24,7 +26,9 @@ pub use certificates::{
     CertificateFilter, CertificateRecord, CursorKey, DueCandidate, ListOrder, PercentWindow,
     VersionRecord,
 };
+pub use dashboard::ExpiryCounts;
 pub use notifications::{ChannelRecord, OutboxRecord, OutboxUpdate};
+pub use sessions::SessionRecord;
 pub use tokens::TokenRecord;
 
 use crate::error::{Error, Result};

@@ -5,6 +5,7 @@
 mod api;
 mod error;
 mod extract;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,27 +33,28 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes().split_for_parts();
     let openapi = Arc::new(openapi_document());
-    api.route(
-        "/api/v1/openapi.json",
-        axum::routing::get(move || {
-            let doc = openapi.clone();
-            async move { axum::Json((*doc).clone()) }
-        }),
-    )
-    .fallback(|| async { crate::error::Error::NotFound("no such route".into()) })
-    .with_state(app)
-    .layer(CatchPanicLayer::custom(|_| {
-        tracing::error!("a request handler panicked");
-        axum::response::IntoResponse::into_response(crate::error::Error::Internal(
-            "handler panicked".into(),
+    api.merge(ui::routes())
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .fallback(|| async { crate::error::Error::NotFound("no such route".into()) })
+        .with_state(app)
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            axum::response::IntoResponse::into_response(crate::error::Error::Internal(
+                "handler panicked".into(),
+            ))
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
         ))
-    }))
-    .layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        REQUEST_TIMEOUT,
-    ))
-    .layer(axum::middleware::from_fn(request_id_and_errors))
-    .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(request_id_and_errors))
+        .layer(TraceLayer::new_for_http())
 }
 
 fn acceptable_request_id(v: &str) -> bool {
@@ -77,10 +79,10 @@ async fn request_id_and_errors(mut req: Request, next: Next) -> Response {
     if let Some(pending) = resp.extensions_mut().remove::<PendingError>() {
         resp = error_body_response(status, pending.code, pending.message, &id);
     } else if (status.is_client_error() || status.is_server_error())
-        && resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_none_or(|ct| ct.as_bytes() != b"application/json")
+        && resp.headers().get(header::CONTENT_TYPE).is_none_or(|ct| {
+            // JSON bodies and the web UI's own HTML error pages stay as they are.
+            ct.as_bytes() != b"application/json" && !ct.as_bytes().starts_with(b"text/html")
+        })
     {
         let (code, message) = code_for_status(status);
         resp = error_body_response(status, code, message.to_string(), &id);
