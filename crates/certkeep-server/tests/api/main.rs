@@ -12,3 +12,4 @@ mod openapi;
 mod replicas;
 mod robustness;
 mod tokens;
+mod ui;
