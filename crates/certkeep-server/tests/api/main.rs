@@ -13,3 +13,4 @@ mod replicas;
 mod robustness;
 mod tokens;
 mod ui;
+mod ui_browser;
