@@ -15,7 +15,9 @@ CREATE TABLE ui_sessions (
 CREATE INDEX ui_sessions_token ON ui_sessions (token_id);
 CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
 
--- Narrow covering indexes for the dashboard: every status count is a range count over
--- (not_after, not_before) that never touches the table rows.
-CREATE INDEX certificates_live_validity ON certificates (not_after, not_before) WHERE deleted_at IS NULL;
-CREATE INDEX certificates_group_validity ON certificates (group_name, not_after, not_before) WHERE deleted_at IS NULL;
+-- Narrow indexes for the dashboard. Its status counts are range counts on not_after (and a
+-- small one on not_before for the not-yet-valid), answered from index pages alone: the older
+-- (not_after, id) index holds a 36-character id per entry and takes about twice as long to
+-- count through at 1,000,000 rows.
+CREATE INDEX certificates_live_expiry ON certificates (not_after) WHERE deleted_at IS NULL;
+CREATE INDEX certificates_live_not_before ON certificates (not_before, not_after) WHERE deleted_at IS NULL;

@@ -1,6 +1,10 @@
-//! The dashboard's counts: range counts over the narrow `(group_name?, not_after, not_before)`
-//! indexes of live entries, so they read index pages only, never table rows. Cost grows with
-//! the index, not with the width of the rows: about 1,000,000 entries in tens of milliseconds.
+//! The dashboard's counts, as range counts over indexes of live entries that never touch the
+//! table rows: the not_after line is cut at now, at every week boundary and at the end of the
+//! expiring window, each piece counted once (so the whole index is walked once, about 30 ms for
+//! 1,000,000 entries on SQLite), and the few not-yet-valid entries are counted on the
+//! not_before index and taken out of the status they would otherwise fall in.
+
+use std::fmt::Write as _;
 
 use sqlx::{AssertSqlSafe, Row};
 
@@ -21,8 +25,8 @@ pub struct ExpiryCounts {
 const WEEK: i64 = 7 * 24 * 3600;
 
 impl Store {
-    /// Counts at Unix time `now` with an expiring window ending at `window_end`, over `weeks`
-    /// weeks; only entries of `group` when given.
+    /// Counts at Unix time `now` with an expiring window ending at `window_end` (> `now`), over
+    /// `weeks` weeks; only entries of `group` when given.
     pub async fn certificate_expiry_counts(
         &self,
         group: Option<&str>,
@@ -30,50 +34,79 @@ impl Store {
         window_end: i64,
         weeks: u32,
     ) -> Result<ExpiryCounts> {
-        // The group, when given, is the last parameter: PostgreSQL refuses unused ones.
+        let mut bounds: Vec<i64> = (0..=i64::from(weeks))
+            .map(|w| now.saturating_add(WEEK.saturating_mul(w)))
+            .collect();
+        bounds.push(window_end.max(now));
+        bounds.sort_unstable();
+        bounds.dedup();
+        let last = bounds.last().copied().unwrap_or(now);
+        // The group is the only parameter; the times are integers this function computed.
         let scope = if group.is_some() {
-            "deleted_at IS NULL AND group_name = $3"
+            "deleted_at IS NULL AND group_name = $1"
         } else {
             "deleted_at IS NULL"
         };
-        let horizon = now.saturating_add(WEEK.saturating_mul(i64::from(weeks)));
-        // One statement, so every count sees the same snapshot. Each subquery is a range on
-        // not_after; the not_before test is answered from the same index entry.
-        let sql = format!(
-            "SELECT \
-             (SELECT COUNT(*) FROM certificates WHERE {scope} AND not_after < $1) AS expired, \
-             (SELECT COUNT(*) FROM certificates WHERE {scope} AND not_after >= $1 AND not_after < $2 AND not_before <= $1) AS expiring, \
-             (SELECT COUNT(*) FROM certificates WHERE {scope} AND not_after >= $2 AND not_before <= $1) AS valid, \
-             (SELECT COUNT(*) FROM certificates WHERE {scope} AND not_after >= $1 AND not_before > $1) AS not_yet_valid"
+        // For the not-yet-valid counts the group is tested on the few rows found through
+        // not_before (`|| ''` keeps the planner off the group's not_after index).
+        let nyv_scope = if group.is_some() {
+            "deleted_at IS NULL AND group_name || '' = $1"
+        } else {
+            "deleted_at IS NULL"
+        };
+        let count =
+            |cond: String| format!("(SELECT COUNT(*) FROM certificates WHERE {scope} AND {cond})");
+        let nyv_count = |cond: String| {
+            format!("(SELECT COUNT(*) FROM certificates WHERE {nyv_scope} AND {cond})")
+        };
+        let mut sql = format!(
+            "SELECT {} AS expired, {} AS tail, {} AS nyv, {} AS nyv_early",
+            count(format!("not_after < {now}")),
+            count(format!("not_after >= {last}")),
+            // Unary plus keeps the planner off the not_after index for these: the few
+            // not-yet-valid entries are found through not_before, never a not_after range.
+            nyv_count(format!("not_before > {now} AND +not_after >= {now}")),
+            nyv_count(format!(
+                "not_before > {now} AND +not_after >= {now} AND +not_after < {window_end}"
+            )),
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(window_end);
+        for (i, pair) in bounds.windows(2).enumerate() {
+            let _ = write!(
+                sql,
+                ", {} AS r{i}",
+                count(format!(
+                    "not_after >= {} AND not_after < {}",
+                    pair[0], pair[1]
+                ))
+            );
+        }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
         if let Some(g) = group {
             q = q.bind(g);
         }
         let row = q.fetch_one(self.reader()).await?;
+        let nyv: i64 = row.try_get("nyv")?;
+        let nyv_early: i64 = row.try_get("nyv_early")?;
         let mut counts = ExpiryCounts {
             expired: row.try_get("expired")?,
-            expiring: row.try_get("expiring")?,
-            valid: row.try_get("valid")?,
-            not_yet_valid: row.try_get("not_yet_valid")?,
+            expiring: -nyv_early,
+            valid: row.try_get::<i64, _>("tail")? - (nyv - nyv_early),
+            not_yet_valid: nyv,
             weeks: vec![0; weeks as usize],
         };
-        let sql = format!(
-            "SELECT (not_after - $1) / {WEEK} AS week, COUNT(*) AS n FROM certificates \
-             WHERE {scope} AND not_after >= $1 AND not_after < $2 GROUP BY 1"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(horizon);
-        if let Some(g) = group {
-            q = q.bind(g);
-        }
-        for r in q.fetch_all(self.reader()).await? {
-            let week: i64 = r.try_get("week")?;
-            let n: i64 = r.try_get("n")?;
+        for (i, pair) in bounds.windows(2).enumerate() {
+            let n: i64 = row.try_get(format!("r{i}").as_str())?;
+            if pair[1] <= window_end {
+                counts.expiring += n;
+            } else {
+                counts.valid += n;
+            }
+            let week = (pair[0] - now) / WEEK;
             if let Some(slot) = usize::try_from(week)
                 .ok()
                 .and_then(|w| counts.weeks.get_mut(w))
             {
-                *slot = n;
+                *slot += n;
             }
         }
         Ok(counts)

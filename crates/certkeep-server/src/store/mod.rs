@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
-pub use audit::AuditRow;
+pub use audit::{AuditFilter, AuditRow};
 pub use certificates::{
     CertificateFilter, CertificateRecord, CursorKey, DueCandidate, ListOrder, PercentWindow,
     VersionRecord,

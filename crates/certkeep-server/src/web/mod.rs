@@ -33,7 +33,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes().split_for_parts();
     let openapi = Arc::new(openapi_document());
-    api.merge(ui::routes())
+    api.merge(ui::routes(app.clone()))
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

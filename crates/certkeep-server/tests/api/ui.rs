@@ -225,6 +225,26 @@ async fn ui_cookie_is_secure_when_the_public_url_is_https() {
     let token = admin_token(&app).await;
     let b = Browser::signed_in(&app.base_url, &token).await;
     assert!(b.set_cookie.contains("; Secure"), "{}", b.set_cookie);
+    // Behind a proxy the browser's origin is the public URL, not the host the server sees.
+    let post = |origin: &'static str| {
+        b.http
+            .post(format!("{}/sign-in", app.base_url))
+            .header("origin", origin)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_body(&[("token", token.as_str())]))
+            .send()
+    };
+    assert_eq!(
+        post("https://certkeep.example.test")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post("https://elsewhere.example").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]
@@ -687,6 +707,28 @@ async fn ui_admin_creates_and_revokes_tokens_and_reads_the_audit_log() {
     assert!(html.contains("certificate.import") && !html.contains("token.create"));
     let html = b.page("/audit?action=token.revoke").await.1;
     assert!(html.contains("token.revoke") && !html.contains("certificate.import"));
+    // By token and by time.
+    let me = app
+        .admin
+        .token_list()
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|t| t.name == "admin-all")
+        .unwrap();
+    let html = b.page(&format!("/audit?token={}", me.id)).await.1;
+    assert!(html.contains("token.create") && !html.contains("certificate.import"));
+    let html = b
+        .page("/audit?since=2000-01-01&until=2000-01-02T00:00")
+        .await
+        .1;
+    assert!(html.contains("No event matches."));
+    let (status, html) = b.page("/audit?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("is not a date"));
+    assert_eq!(b.page("/audit?token=nope").await.0, StatusCode::BAD_REQUEST);
+
     // The detail page shows an admin the certificate's audit events.
     let html = b.page(&format!("/certificates/{id}")).await.1;
     assert!(html.contains("Audit events") && html.contains("certificate.import"));
@@ -869,4 +911,59 @@ async fn ui_dashboard_counts_by_status_per_group_and_week() {
         (0, 0, 1, 0)
     );
     assert_eq!(d.soonest.len(), 1);
+    let (_, group_a) = app.client_with_role(Role::Reader, Some("a")).await;
+    let a_ctx = certkeep_server::app::RequestCtx {
+        bearer: Some(group_a),
+        now,
+        ..ctx()
+    };
+    let d = app.app.certificate_dashboard(&a_ctx).await.unwrap();
+    assert_eq!(
+        (
+            d.counts.expired,
+            d.counts.expiring,
+            d.counts.valid,
+            d.counts.not_yet_valid
+        ),
+        (1, 2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn audit_events_filter_by_token_and_time_over_the_api() {
+    let app = TestApp::spawn().await;
+    let before = OffsetDateTime::now_utc() - Duration::seconds(1);
+    let (reader, _) = app.client_with_role(Role::Reader, None).await;
+    reader.certificate_list(&Default::default()).await.unwrap();
+    let reader_id = app
+        .admin
+        .token_list()
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|t| t.role == Role::Reader)
+        .unwrap()
+        .id;
+    let q = certkeep_api::AuditQuery {
+        token_id: Some(reader_id),
+        since: Some(before),
+        ..Default::default()
+    };
+    let page = app.admin.audit_list(&q).await.unwrap();
+    assert!(!page.items.is_empty());
+    assert!(
+        page.items
+            .iter()
+            .all(|e| e.token_id == Some(reader_id) && e.time >= before)
+    );
+    let page = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            until: Some(before),
+            ..q
+        })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
 }

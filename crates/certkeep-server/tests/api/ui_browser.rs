@@ -330,8 +330,20 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
         b.goto(&format!("{base}/certificates")).await.unwrap();
         wait_path(&b, "/sign-in").await;
 
-        // The pages at a phone's width.
+        // The other pages, for a person to look at.
         sign_in(&b, &base, &admin).await;
+        for (path, name) in [
+            ("/certificates?sort=name", "certificates.png"),
+            ("/import", "import.png"),
+            ("/channels/new", "channel-new.png"),
+            ("/audit", "audit.png"),
+            ("/tokens", "tokens.png"),
+        ] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            screenshot(&b, name).await;
+        }
+
+        // The pages at a phone's width.
         b.set_window_size(390, 1400).await.unwrap();
         screenshot(&b, "dashboard-phone.png").await;
         b.goto(&detail_url).await.unwrap();

@@ -159,7 +159,39 @@ pub struct AuditForm {
     #[serde(default)]
     target: String,
     #[serde(default)]
+    token: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
     after: Option<i64>,
+}
+
+/// A UTC time from a form: `2026-11-24`, `2026-11-24T09:30` (a `datetime-local` field) or RFC 3339.
+fn form_time(field: &str, v: &str) -> Result<Option<OffsetDateTime>, String> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let minute = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let day = format_description!("[year]-[month]-[day]");
+    OffsetDateTime::parse(v, &Rfc3339)
+        .ok()
+        .or_else(|| {
+            time::PrimitiveDateTime::parse(v, minute)
+                .ok()
+                .map(|t| t.assume_utc())
+        })
+        .or_else(|| {
+            time::Date::parse(v, day)
+                .ok()
+                .map(|d| d.midnight().assume_utc())
+        })
+        .map(Some)
+        .ok_or_else(|| format!("{field} {v:?} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)"))
 }
 
 pub struct EventRow {
@@ -180,6 +212,9 @@ struct AuditPage {
     chrome: Chrome,
     action: String,
     target: String,
+    token: String,
+    since: String,
+    until: String,
     events: Vec<EventRow>,
     next: Option<String>,
 }
@@ -190,6 +225,15 @@ pub async fn audit(
     UiQuery(f): UiQuery<AuditForm>,
 ) -> Result<Response, UiError> {
     let trimmed = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let token_id = match trimmed(&f.token) {
+        None => None,
+        Some(t) => Some(
+            uuid::Uuid::parse_str(&t)
+                .map_err(|_| signed.bad(format!("token {t:?} is not a token id")))?,
+        ),
+    };
+    let since = form_time("\"from\"", &f.since).map_err(|m| signed.bad(m))?;
+    let until = form_time("\"until\"", &f.until).map_err(|m| signed.bad(m))?;
     let page = app
         .audit_list(
             &signed.ctx,
@@ -198,6 +242,9 @@ pub async fn audit(
                 limit: Some(100),
                 action: trimmed(&f.action),
                 target: trimmed(&f.target),
+                token_id,
+                since,
+                until,
             },
         )
         .await
@@ -228,15 +275,21 @@ pub async fn audit(
         .collect();
     let next = page.next_after.map(|a| {
         format!(
-            "/audit?action={}&target={}&after={a}",
+            "/audit?action={}&target={}&token={}&since={}&until={}&after={a}",
             url_encode(f.action.trim()),
-            url_encode(f.target.trim())
+            url_encode(f.target.trim()),
+            url_encode(f.token.trim()),
+            url_encode(f.since.trim()),
+            url_encode(f.until.trim()),
         )
     });
     Ok(render(&AuditPage {
         chrome: signed.chrome("Audit log", "audit"),
         action: f.action,
         target: f.target,
+        token: f.token,
+        since: f.since,
+        until: f.until,
         events,
         next,
     }))

@@ -25,7 +25,7 @@ use crate::error::Error;
 /// Largest form a page posts (an import carries up to a few 100 KiB inputs).
 const FORM_LIMIT: usize = 2 * 1024 * 1024;
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route("/", get(certificates::dashboard))
         .route(
@@ -66,7 +66,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/assets/app.css", get(asset_css))
         .route("/assets/logo.svg", get(asset_logo))
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
-        .layer(axum::middleware::from_fn(same_origin_posts))
+        .layer(axum::middleware::from_fn_with_state(app, same_origin_posts))
 }
 
 /// What every page's frame needs: title, active navigation entry, who is signed in, and the
@@ -184,8 +184,12 @@ pub fn render<T: Template>(t: &T) -> Response {
 
 /// Refuse form posts sent from another origin (SameSite cookies and the CSRF token already
 /// stop them; this also covers the sign-in form, which has no session yet).
-async fn same_origin_posts(req: Request, next: Next) -> Response {
-    if req.method() == Method::POST && !same_origin(req.headers()) {
+async fn same_origin_posts(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() == Method::POST && !same_origin(req.headers(), &app.policy.public_url) {
         return (
             StatusCode::FORBIDDEN,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -196,15 +200,23 @@ async fn same_origin_posts(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn same_origin(h: &HeaderMap) -> bool {
+/// A post is same-origin when its `Origin` (if the browser sent one) names the host it was
+/// sent to, the host a proxy forwarded, or the public URL.
+fn same_origin(h: &HeaderMap, public_url: &str) -> bool {
     let Some(origin) = h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
-    let Some(host) = h.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+    if origin
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case(public_url.trim_end_matches('/'))
+    {
+        return true;
+    }
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    origin_host.eq_ignore_ascii_case(host)
+    [header::HOST.as_str(), "x-forwarded-host"]
+        .iter()
+        .filter_map(|name| h.get(*name).and_then(|v| v.to_str().ok()))
+        .any(|host| origin_host.eq_ignore_ascii_case(host.trim()))
 }
 
 const APP_CSS: &str = include_str!("../../../assets/app.css");
