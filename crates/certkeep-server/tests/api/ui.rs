@@ -136,6 +136,45 @@ pub async fn admin_token(app: &TestApp) -> String {
     app.client_with_role(Role::Admin, None).await.1
 }
 
+/// A P-256 root valid from well before `now` for ten years.
+pub fn test_ca(name: &str, now: OffsetDateTime) -> tk::Ca {
+    tk::Ca::new_root(
+        tk::KeyKind::EcP256,
+        name,
+        now - Duration::days(800),
+        now + Duration::days(3650),
+    )
+    .unwrap()
+}
+
+/// An import request for a leaf of `ca` valid from `nb` to `na`, in `group`.
+pub fn entry(
+    ca: &tk::Ca,
+    name: &str,
+    nb: OffsetDateTime,
+    na: OffsetDateTime,
+    group: &str,
+) -> ImportCertificateRequest {
+    let leaf = ca
+        .leaf(&tk::LeafSpec::new(&format!("{name}.example.test"), nb, na))
+        .unwrap();
+    ImportCertificateRequest {
+        name: name.into(),
+        certificate: leaf.cert_pem,
+        group: Some(group.into()).filter(|g: &String| !g.is_empty()),
+        ..ImportCertificateRequest::default()
+    }
+}
+
+async fn is_deleted(app: &TestApp, id: uuid::Uuid) -> bool {
+    app.admin
+        .certificate_get(id)
+        .await
+        .unwrap()
+        .deleted_at
+        .is_some()
+}
+
 fn location(r: &reqwest::Response) -> String {
     r.headers()[LOCATION].to_str().unwrap().to_string()
 }
@@ -260,14 +299,7 @@ async fn ui_forms_refuse_a_missing_or_wrong_csrf_token_and_cross_origin_posts() 
     assert!(r.text().await.unwrap().contains("security token"));
     let r = b.post(&format!("/certificates/{id}/delete"), &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(
-        app.admin
-            .certificate_get(id)
-            .await
-            .unwrap()
-            .deleted_at
-            .is_none()
-    );
+    assert!(!is_deleted(&app, id).await);
 
     let csrf = b.csrf(&format!("/certificates/{id}")).await;
     let r = b
@@ -282,14 +314,7 @@ async fn ui_forms_refuse_a_missing_or_wrong_csrf_token_and_cross_origin_posts() 
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(
-        app.admin
-            .certificate_get(id)
-            .await
-            .unwrap()
-            .deleted_at
-            .is_none()
-    );
+    assert!(!is_deleted(&app, id).await);
 
     // With the right token, from the same origin: deleted, then restored.
     let r = b
@@ -299,14 +324,7 @@ async fn ui_forms_refuse_a_missing_or_wrong_csrf_token_and_cross_origin_posts() 
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(
-        app.admin
-            .certificate_get(id)
-            .await
-            .unwrap()
-            .deleted_at
-            .is_some()
-    );
+    assert!(is_deleted(&app, id).await);
     let html = b.page(&format!("/certificates/{id}")).await.1;
     assert!(html.contains("Restore"));
     let r = b
@@ -316,14 +334,7 @@ async fn ui_forms_refuse_a_missing_or_wrong_csrf_token_and_cross_origin_posts() 
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(
-        app.admin
-            .certificate_get(id)
-            .await
-            .unwrap()
-            .deleted_at
-            .is_none()
-    );
+    assert!(!is_deleted(&app, id).await);
 }
 
 #[tokio::test]
@@ -504,13 +515,7 @@ async fn ui_import_form_imports_files_and_shows_errors_next_to_the_field() {
 async fn ui_table_searches_filters_sorts_and_pages() {
     let app = TestApp::spawn().await;
     let now = OffsetDateTime::now_utc();
-    let ca = tk::Ca::new_root(
-        tk::KeyKind::EcP256,
-        "UI Table CA",
-        now - Duration::days(400),
-        now + Duration::days(3650),
-    )
-    .unwrap();
+    let ca = test_ca("UI Table CA", now);
     let specs = [
         ("alpha", now - Duration::days(100), now - Duration::days(2)),
         ("bravo", now - Duration::days(10), now + Duration::days(12)),
@@ -521,18 +526,8 @@ async fn ui_table_searches_filters_sorts_and_pages() {
         ),
     ];
     for (name, nb, na) in specs {
-        let leaf = ca
-            .leaf(&tk::LeafSpec::new(&format!("{name}.example.test"), nb, na))
-            .unwrap();
-        app.admin
-            .certificate_import(&ImportCertificateRequest {
-                name: name.into(),
-                certificate: leaf.cert_pem,
-                group: Some("web".into()),
-                ..ImportCertificateRequest::default()
-            })
-            .await
-            .unwrap();
+        let req = entry(&ca, name, nb, na, "web");
+        app.admin.certificate_import(&req).await.unwrap();
     }
     let token = admin_token(&app).await;
     let b = Browser::signed_in(&app.base_url, &token).await;
@@ -599,27 +594,17 @@ async fn ui_table_searches_filters_sorts_and_pages() {
 async fn ui_table_pages_with_a_cursor() {
     let app = TestApp::spawn().await;
     let now = OffsetDateTime::now_utc();
-    let ca = tk::Ca::new_root(
-        tk::KeyKind::EcP256,
-        "UI Paging CA",
-        now - Duration::days(1),
-        now + Duration::days(3650),
-    )
-    .unwrap();
+    let ca = test_ca("UI Paging CA", now);
     let items = (0..55)
         .map(|i| {
-            let leaf = ca
-                .leaf(&tk::LeafSpec::new(
-                    &format!("p{i}.example.test"),
-                    now - Duration::days(1),
-                    now + Duration::days(30 + i),
-                ))
-                .unwrap();
-            ImportCertificateRequest {
-                name: format!("page-{i:02}"),
-                certificate: leaf.cert_pem,
-                ..ImportCertificateRequest::default()
-            }
+            let na = now + Duration::days(30 + i);
+            entry(
+                &ca,
+                &format!("page-{i:02}"),
+                now - Duration::days(1),
+                na,
+                "",
+            )
         })
         .collect();
     app.admin
@@ -825,24 +810,8 @@ async fn ui_channels_are_created_tested_and_show_their_deliveries() {
 async fn ui_dashboard_counts_by_status_per_group_and_week() {
     let app = TestApp::spawn().await;
     let now = OffsetDateTime::now_utc();
-    let ca = tk::Ca::new_root(
-        tk::KeyKind::EcP256,
-        "Dash CA",
-        now - Duration::days(400),
-        now + Duration::days(3650),
-    )
-    .unwrap();
-    let mk = |nb: OffsetDateTime, na: OffsetDateTime, group: &str| {
-        let leaf = ca
-            .leaf(&tk::LeafSpec::new("d.example.test", nb, na))
-            .unwrap();
-        ImportCertificateRequest {
-            name: "d".into(),
-            certificate: leaf.cert_pem,
-            group: Some(group.into()),
-            ..ImportCertificateRequest::default()
-        }
-    };
+    let ca = test_ca("Dash CA", now);
+    let mk = |nb, na, group| entry(&ca, "d", nb, na, group);
     let items = vec![
         mk(now - Duration::days(100), now - Duration::days(1), "a"),
         mk(now - Duration::days(100), now - Duration::days(50), "b"),

@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::certificates::fixtures;
 use crate::helpers::TestApp;
-use crate::ui::admin_token;
+use crate::ui::{admin_token, test_ca};
 
 struct Driver(Child);
 
@@ -220,13 +220,7 @@ async fn wait_rows(b: &Client, q: &str, n: usize) {
 /// Some certificates around now, so the dashboard has something to show.
 async fn seed(app: &TestApp) {
     let now = OffsetDateTime::now_utc();
-    let ca = tk::Ca::new_root(
-        tk::KeyKind::EcP256,
-        "Example Issuing CA",
-        now - Duration::days(800),
-        now + Duration::days(3650),
-    )
-    .unwrap();
+    let ca = test_ca("Example Issuing CA", now);
     let items = (0..40i64)
         .map(|i| {
             let na = now + Duration::days(i * 3 - 6) + Duration::hours(3);

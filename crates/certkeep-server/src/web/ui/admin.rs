@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use certkeep_api::{AuditQuery, CreateTokenRequest, Role};
 use time::OffsetDateTime;
 
 use super::format::{date, relative, url_encode};
-use super::session::{CsrfForm, Signed, UiForm, UiId, UiQuery};
+use super::session::{Posted, Signed, UiForm, UiId, UiQuery};
 use super::{Chrome, UiError, render, user_message};
 use crate::app::App;
 use crate::error::Error;
@@ -141,15 +141,11 @@ pub async fn token_create(
 
 pub async fn token_revoke(
     State(app): State<Arc<App>>,
-    signed: Signed,
     UiId(id): UiId,
-    UiForm(f): UiForm<CsrfForm>,
+    Posted(signed): Posted,
 ) -> Result<Response, UiError> {
-    signed.check_csrf(&f.csrf)?;
-    app.token_revoke(&signed.ctx, id)
-        .await
-        .map_err(|e| signed.fail(e))?;
-    Ok(Redirect::to("/tokens").into_response())
+    let done = app.token_revoke(&signed.ctx, id).await;
+    signed.redirect(done, "/tokens")
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
 use super::format::{date, days_phrase, relative, short_date, urgency, url_encode};
-use super::session::{CsrfForm, Signed, UiForm, UiId, UiQuery};
+use super::session::{Posted, Signed, UiForm, UiId, UiQuery};
 use super::{Chrome, UiError, render, user_message};
 use crate::app::{App, ChainEntry, Dashboard, Download, TIMELINE_WEEKS};
 use crate::error::Error;
@@ -611,28 +611,20 @@ pub async fn pkcs12(
 
 pub async fn delete(
     State(app): State<Arc<App>>,
-    signed: Signed,
     UiId(id): UiId,
-    UiForm(f): UiForm<CsrfForm>,
+    Posted(signed): Posted,
 ) -> Result<Response, UiError> {
-    signed.check_csrf(&f.csrf)?;
-    app.certificate_delete(&signed.ctx, id)
-        .await
-        .map_err(|e| signed.fail(e))?;
-    Ok(Redirect::to(&format!("/certificates/{id}")).into_response())
+    let done = app.certificate_delete(&signed.ctx, id).await;
+    signed.redirect(done, &format!("/certificates/{id}"))
 }
 
 pub async fn restore(
     State(app): State<Arc<App>>,
-    signed: Signed,
     UiId(id): UiId,
-    UiForm(f): UiForm<CsrfForm>,
+    Posted(signed): Posted,
 ) -> Result<Response, UiError> {
-    signed.check_csrf(&f.csrf)?;
-    app.certificate_restore(&signed.ctx, id)
-        .await
-        .map_err(|e| signed.fail(e))?;
-    Ok(Redirect::to(&format!("/certificates/{id}")).into_response())
+    let done = app.certificate_restore(&signed.ctx, id).await;
+    signed.redirect(done, &format!("/certificates/{id}"))
 }
 
 // ---------------------------------------------------------------- edit

@@ -13,7 +13,7 @@ use certkeep_api::{
 use uuid::Uuid;
 
 use super::format::{date, relative};
-use super::session::{CsrfForm, Signed, UiForm, UiId};
+use super::session::{Posted, Signed, UiForm, UiId};
 use super::{Chrome, UiError, render, user_message};
 use crate::app::App;
 use crate::error::Error;
@@ -177,11 +177,9 @@ pub async fn detail(
 
 pub async fn test(
     State(app): State<Arc<App>>,
-    signed: Signed,
     UiId(id): UiId,
-    UiForm(f): UiForm<CsrfForm>,
+    Posted(signed): Posted,
 ) -> Result<Response, UiError> {
-    signed.check_csrf(&f.csrf)?;
     let result = app
         .channel_test(&signed.ctx, id)
         .await
@@ -191,15 +189,11 @@ pub async fn test(
 
 pub async fn delete(
     State(app): State<Arc<App>>,
-    signed: Signed,
     UiId(id): UiId,
-    UiForm(f): UiForm<CsrfForm>,
+    Posted(signed): Posted,
 ) -> Result<Response, UiError> {
-    signed.check_csrf(&f.csrf)?;
-    app.channel_delete(&signed.ctx, id)
-        .await
-        .map_err(|e| signed.fail(e))?;
-    Ok(Redirect::to("/channels").into_response())
+    let done = app.channel_delete(&signed.ctx, id).await;
+    signed.redirect(done, "/channels")
 }
 
 /// The channel form: every kind's fields; those of other kinds are ignored.

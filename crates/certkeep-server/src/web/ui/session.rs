@@ -195,10 +195,8 @@ pub struct CsrfForm {
 pub async fn sign_out(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    signed: Signed,
-    UiForm(form): UiForm<CsrfForm>,
+    Posted(signed): Posted,
 ) -> Result<Response, UiError> {
-    signed.check_csrf(&form.csrf)?;
     if let Some(secret) = cookie_value(&headers, SESSION_COOKIE) {
         app.session_end(&signed.ctx, secret)
             .await
@@ -210,6 +208,34 @@ pub async fn sign_out(
         session_cookie("", 0, secure(&app, &headers)),
     );
     Ok(resp)
+}
+
+/// A signed-in button press: a form that carries nothing but its CSRF token, checked.
+pub struct Posted(pub Signed);
+
+impl axum::extract::FromRequest<Arc<App>> for Posted {
+    type Rejection = UiError;
+
+    async fn from_request(req: axum::extract::Request, app: &Arc<App>) -> Result<Self, UiError> {
+        let (mut parts, body) = req.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, app).await?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let UiForm(form) = UiForm::<CsrfForm>::from_request(req, app).await?;
+        signed.check_csrf(&form.csrf)?;
+        Ok(Posted(signed))
+    }
+}
+
+impl Signed {
+    /// After a change: on to `to`, or the error page.
+    pub fn redirect<T>(
+        &self,
+        done: crate::error::Result<T>,
+        to: &str,
+    ) -> Result<Response, UiError> {
+        done.map_err(|e| self.fail(e))?;
+        Ok(Redirect::to(to).into_response())
+    }
 }
 
 /// A urlencoded form whose rejection is an HTML error page.
