@@ -32,29 +32,29 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes().split_for_parts();
+    let api = api.merge(ui::routes(app.clone()));
     let openapi = Arc::new(openapi_document());
-    api.merge(ui::routes(app.clone()))
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let doc = openapi.clone();
-                async move { axum::Json((*doc).clone()) }
-            }),
-        )
-        .fallback(|| async { crate::error::Error::NotFound("no such route".into()) })
-        .with_state(app)
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            axum::response::IntoResponse::into_response(crate::error::Error::Internal(
-                "handler panicked".into(),
-            ))
-        }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+    api.route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let doc = openapi.clone();
+            async move { axum::Json((*doc).clone()) }
+        }),
+    )
+    .fallback(|| async { crate::error::Error::NotFound("no such route".into()) })
+    .with_state(app)
+    .layer(CatchPanicLayer::custom(|_| {
+        tracing::error!("a request handler panicked");
+        axum::response::IntoResponse::into_response(crate::error::Error::Internal(
+            "handler panicked".into(),
         ))
-        .layer(axum::middleware::from_fn(request_id_and_errors))
-        .layer(TraceLayer::new_for_http())
+    }))
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        REQUEST_TIMEOUT,
+    ))
+    .layer(axum::middleware::from_fn(request_id_and_errors))
+    .layer(TraceLayer::new_for_http())
 }
 
 fn acceptable_request_id(v: &str) -> bool {
