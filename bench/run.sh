@@ -3,13 +3,14 @@
 #   1. bulk import rate (batch endpoint, certificates with keys),
 #   2. first page of "expiring within 30 days" among COUNT stored certificates (p50/p95/p99),
 #   3. server RSS with COUNT certificates stored (after the fill, and after a restart + queries),
-#   4. one expiry sweep over COUNT certificates, and the delivery worker to a local receiver.
+#   4. one expiry sweep over COUNT certificates, and the delivery worker to a local receiver,
+#   5. the web UI's dashboard page over COUNT certificates (examples/dashboard_bench.rs).
 # Usage: bench/run.sh [COUNT]   (default 1000000). Figures go to stdout; see BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-1000000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/certkeep-target}"
-cargo build --release -q -p certkeep-server --bin certkeepd --example bench
+cargo build --release -q -p certkeep-server --bin certkeepd --example bench --example dashboard_bench
 BIN="$CARGO_TARGET_DIR/release"
 DIR=$(mktemp -d /tmp/certkeep-bench.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
@@ -52,3 +53,6 @@ echo "== notifications (server stopped; the bench opens the database in-process)
 kill "$PID"; wait "$PID" 2>/dev/null || true
 PID=
 "$BIN/examples/bench" notify --data-dir "$DIR"
+
+echo "== web UI dashboard (server stopped; the bench serves the database in-process)"
+"$BIN/examples/dashboard_bench" --data-dir "$DIR" --requests 200

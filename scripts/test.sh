@@ -25,6 +25,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
 /usr/bin/python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# The web UI's browser test: headless Chromium driven through chromedriver.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 # ACME ordering tests: a real ACME CA (Pebble) and an authoritative DNS server (BIND) taking
 # RFC 2136 updates; dig checks the zone.
 command -v pebble >/dev/null 2>&1 || missing+=(pebble)

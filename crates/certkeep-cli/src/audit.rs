@@ -24,6 +24,7 @@ async fn list(client: &Client, output: OutputFormat, args: AuditListArgs) -> Res
         limit: args.limit,
         action: args.action,
         target: args.target,
+        ..AuditQuery::default()
     };
     if !args.all {
         let page = client.audit_list(&query).await?;

@@ -3,11 +3,17 @@
 //! talks to the store directly. Every API action is audited, successful or not.
 
 mod acme;
+mod chain;
 mod channels;
+mod dashboard;
 mod orders;
+mod sessions;
 mod tls;
 
+pub use chain::ChainEntry;
+pub use dashboard::{Dashboard, SOONEST, TIMELINE_WEEKS};
 pub use orders::OrderRun;
+pub use sessions::{NewSession, SESSION_LIFETIME, Session};
 pub use tls::{TlsMaterial, tls_files_revision, tls_from_files};
 
 use std::collections::BTreeMap;
@@ -1830,9 +1836,22 @@ impl App {
             if after < 0 {
                 return Err(Error::InvalidInput("`after` must not be negative".into()));
             }
+            let token_id = q.token_id.map(|t| t.to_string());
             let rows = self
                 .store
-                .audit_list(after, limit + 1, q.action.as_deref(), q.target.as_deref())
+                .audit_search(&crate::store::AuditFilter {
+                    after,
+                    limit: limit + 1,
+                    action: q.action.as_deref(),
+                    target: q.target.as_deref(),
+                    token_id: token_id.as_deref(),
+                    since_ms: q
+                        .since
+                        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+                    until_ms: q
+                        .until
+                        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+                })
                 .await?;
             let more = rows.len() > limit as usize;
             let rows = &rows[..rows.len().min(limit as usize)];

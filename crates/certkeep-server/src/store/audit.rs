@@ -34,6 +34,20 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditRow> {
     })
 }
 
+/// Which audit events to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    pub after: i64,
+    pub limit: u32,
+    pub action: Option<&'a str>,
+    pub target: Option<&'a str>,
+    pub token_id: Option<&'a str>,
+    /// Unix milliseconds, inclusive.
+    pub since_ms: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub until_ms: Option<i64>,
+}
+
 const AUDIT_COLUMNS: &str =
     "seq, time_ms, token_id, action, target, outcome, request_id, detail, hash";
 
@@ -97,25 +111,48 @@ impl Store {
         action: Option<&str>,
         target: Option<&str>,
     ) -> Result<Vec<AuditRow>> {
+        self.audit_search(&AuditFilter {
+            after,
+            limit,
+            action,
+            target,
+            ..AuditFilter::default()
+        })
+        .await
+    }
+
+    /// Events with `seq > f.after`, ascending, matching every filter given.
+    pub async fn audit_search(&self, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>> {
         let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1");
         let mut n = 1;
-        if action.is_some() {
+        let mut clause = |sql: &mut String, cond: &str| {
             n += 1;
-            sql.push_str(&format!(" AND action = ${n}"));
+            sql.push_str(&format!(" AND {cond} ${n}"));
+        };
+        if f.action.is_some() {
+            clause(&mut sql, "action =");
         }
-        if target.is_some() {
-            n += 1;
-            sql.push_str(&format!(" AND target = ${n}"));
+        if f.target.is_some() {
+            clause(&mut sql, "target =");
+        }
+        if f.token_id.is_some() {
+            clause(&mut sql, "token_id =");
+        }
+        if f.since_ms.is_some() {
+            clause(&mut sql, "time_ms >=");
+        }
+        if f.until_ms.is_some() {
+            clause(&mut sql, "time_ms <");
         }
         sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after);
-        if let Some(a) = action {
-            q = q.bind(a);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(f.after);
+        for text in [f.action, f.target, f.token_id].into_iter().flatten() {
+            q = q.bind(text);
         }
-        if let Some(t) = target {
-            q = q.bind(t);
+        for ms in [f.since_ms, f.until_ms].into_iter().flatten() {
+            q = q.bind(ms);
         }
-        let rows = q.bind(i64::from(limit)).fetch_all(self.reader()).await?;
+        let rows = q.bind(i64::from(f.limit)).fetch_all(self.reader()).await?;
         rows.iter().map(audit_from_row).collect()
     }
 }

@@ -9,7 +9,9 @@
 mod acme;
 mod audit;
 mod certificates;
+mod dashboard;
 mod notifications;
+mod sessions;
 mod settings;
 mod tokens;
 
@@ -21,12 +23,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
 pub use acme::{AcmeAccountRecord, DnsProviderRecord, OrderOutcome, OrderRecord, OrderReference};
-pub use audit::AuditRow;
+pub use audit::{AuditFilter, AuditRow};
 pub use certificates::{
     CertificateFilter, CertificateRecord, CursorKey, DueCandidate, ListOrder, PercentWindow,
     VersionRecord,
 };
+pub use dashboard::ExpiryCounts;
 pub use notifications::{ChannelRecord, OutboxRecord, OutboxUpdate};
+pub use sessions::SessionRecord;
 pub use tokens::TokenRecord;
 
 use crate::error::{Error, Result};

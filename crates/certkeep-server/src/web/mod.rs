@@ -7,6 +7,7 @@ mod api;
 mod error;
 mod extract;
 pub mod tls;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub fn router(app: Arc<App>) -> Router {
     let (api, _) = api::routes().split_for_parts();
+    let api = api.merge(ui::routes(app.clone()));
     let openapi = Arc::new(openapi_document());
     api.route(
         "/api/v1/openapi.json",
@@ -80,10 +82,10 @@ async fn request_id_and_errors(mut req: Request, next: Next) -> Response {
     if let Some(pending) = resp.extensions_mut().remove::<PendingError>() {
         resp = error_body_response(status, pending.code, pending.message, &id);
     } else if (status.is_client_error() || status.is_server_error())
-        && resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_none_or(|ct| ct.as_bytes() != b"application/json")
+        && resp.headers().get(header::CONTENT_TYPE).is_none_or(|ct| {
+            // JSON bodies and the web UI's own HTML error pages stay as they are.
+            ct.as_bytes() != b"application/json" && !ct.as_bytes().starts_with(b"text/html")
+        })
     {
         let (code, message) = code_for_status(status);
         resp = error_body_response(status, code, message.to_string(), &id);

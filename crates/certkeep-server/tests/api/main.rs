@@ -18,3 +18,5 @@ mod replicas;
 mod robustness;
 mod tls;
 mod tokens;
+mod ui;
+mod ui_browser;

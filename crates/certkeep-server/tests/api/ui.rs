@@ -1,0 +1,938 @@
+//! The web UI over real HTTP: sessions and their cookie, CSRF, roles enforced by the server,
+//! the import form, the table's filters, dashboard counts, admin pages and channels.
+
+use certkeep_api::{ImportCertificateRequest, Role};
+use certkeep_testkit as tk;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use time::{Duration, OffsetDateTime};
+
+use crate::certificates::fixtures;
+use crate::helpers::{TestApp, ctx};
+
+/// A browser without JavaScript: follows no redirects, keeps the session cookie.
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    pub cookie: Option<String>,
+    /// The `Set-Cookie` header of the sign-in.
+    pub set_cookie: String,
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_string(),
+            cookie: None,
+            set_cookie: String::new(),
+        }
+    }
+
+    pub async fn signed_in(base: &str, token: &str) -> Browser {
+        let mut b = Browser::new(base);
+        let r = b.post("/sign-in", &[("token", token)]).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        b.set_cookie = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
+        b.cookie = Some(b.set_cookie.split(';').next().unwrap().to_string());
+        b
+    }
+
+    fn with_cookie(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(c) => r.header(COOKIE, c),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.with_cookie(self.http.get(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let r = self.get(path).await;
+        (r.status(), r.text().await.unwrap())
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.with_cookie(self.http.post(format!("{}{path}", self.base)))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_body(form))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> reqwest::Response {
+        let boundary = "certkeepboundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, file, data) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            match file {
+                Some(f) => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+                ),
+                None => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        self.with_cookie(self.http.post(format!("{}{path}", self.base)))
+            .header(
+                CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of the page at `path`.
+    pub async fn csrf(&self, path: &str) -> String {
+        csrf_of(&self.page(path).await.1)
+    }
+}
+
+/// A new admin token (the bootstrap one stays with the typed client).
+pub async fn admin_token(app: &TestApp) -> String {
+    app.client_with_role(Role::Admin, None).await.1
+}
+
+/// A P-256 root valid from well before `now` for ten years.
+pub fn test_ca(name: &str, now: OffsetDateTime) -> tk::Ca {
+    tk::Ca::new_root(
+        tk::KeyKind::EcP256,
+        name,
+        now - Duration::days(800),
+        now + Duration::days(3650),
+    )
+    .unwrap()
+}
+
+/// An import request for a leaf of `ca` valid from `nb` to `na`, in `group`.
+pub fn entry(
+    ca: &tk::Ca,
+    name: &str,
+    nb: OffsetDateTime,
+    na: OffsetDateTime,
+    group: &str,
+) -> ImportCertificateRequest {
+    let leaf = ca
+        .leaf(&tk::LeafSpec::new(&format!("{name}.example.test"), nb, na))
+        .unwrap();
+    ImportCertificateRequest {
+        name: name.into(),
+        certificate: leaf.cert_pem,
+        group: Some(group.into()).filter(|g: &String| !g.is_empty()),
+        ..ImportCertificateRequest::default()
+    }
+}
+
+async fn is_deleted(app: &TestApp, id: uuid::Uuid) -> bool {
+    app.admin
+        .certificate_get(id)
+        .await
+        .unwrap()
+        .deleted_at
+        .is_some()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()[LOCATION].to_str().unwrap().to_string()
+}
+
+async fn import_with_key(app: &TestApp, name: &str) -> uuid::Uuid {
+    let f = fixtures();
+    app.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: name.into(),
+            certificate: f.leaf_pem.clone(),
+            private_key: Some(f.leaf_key_pem.clone()),
+            chain: vec![f.intermediate_pem.clone()],
+            ..ImportCertificateRequest::default()
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn ui_sign_in_sets_a_strict_http_only_session_cookie_and_sign_out_ends_it() {
+    let app = TestApp::spawn().await;
+    let anon = Browser::new(&app.base_url);
+    let r = anon.get("/").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/sign-in");
+    let (status, html) = anon.page("/sign-in").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<label for=\"token\">API token</label>"));
+
+    let r = anon.post("/sign-in", &[("token", "ck_not-a-token")]).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("unknown or malformed bearer token")
+    );
+
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let c = &b.set_cookie;
+    assert!(c.starts_with("certkeep_session="), "{c}");
+    for flag in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=",
+        "Expires=",
+    ] {
+        assert!(c.contains(flag), "cookie {c} lacks {flag}");
+    }
+    assert!(!c.contains("Secure"), "plain-http public URL: {c}");
+    let (status, html) = b.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Dashboard</h1>") && html.contains("<svg"));
+
+    // Sign-out needs the form's CSRF token.
+    let r = b.post("/sign-out", &[("csrf", "wrong")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.page("/").await.0, StatusCode::OK);
+    let csrf = b.csrf("/").await;
+    let r = b.post("/sign-out", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(location(&b.get("/").await), "/sign-in");
+
+    let audit = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery::default())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|e| e.action.as_str()).collect();
+    for a in ["session.create", "certificate.dashboard", "session.delete"] {
+        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn ui_cookie_is_secure_when_the_public_url_is_https() {
+    let app = TestApp::spawn_manual().await;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    assert!(b.set_cookie.contains("; Secure"), "{}", b.set_cookie);
+    // Behind a proxy the browser's origin is the public URL, not the host the server sees.
+    let post = |origin: &'static str| {
+        b.http
+            .post(format!("{}/sign-in", app.base_url))
+            .header("origin", origin)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_body(&[("token", token.as_str())]))
+            .send()
+    };
+    assert_eq!(
+        post("https://certkeep.example.test")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post("https://elsewhere.example").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn ui_forms_refuse_a_missing_or_wrong_csrf_token_and_cross_origin_posts() {
+    let app = TestApp::spawn().await;
+    let id = import_with_key(&app, "csrf").await;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let r = b
+        .post(&format!("/certificates/{id}/delete"), &[("csrf", "forged")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("security token"));
+    let r = b.post(&format!("/certificates/{id}/delete"), &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(!is_deleted(&app, id).await);
+
+    let csrf = b.csrf(&format!("/certificates/{id}")).await;
+    let r = b
+        .with_cookie(
+            b.http
+                .post(format!("{}/certificates/{id}/delete", app.base_url)),
+        )
+        .header("origin", "https://evil.example")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", csrf.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(!is_deleted(&app, id).await);
+
+    // With the right token, from the same origin: deleted, then restored.
+    let r = b
+        .post(
+            &format!("/certificates/{id}/delete"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(is_deleted(&app, id).await);
+    let html = b.page(&format!("/certificates/{id}")).await.1;
+    assert!(html.contains("Restore"));
+    let r = b
+        .post(
+            &format!("/certificates/{id}/restore"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(!is_deleted(&app, id).await);
+}
+
+#[tokio::test]
+async fn ui_reader_sees_no_key_download_or_delete_and_the_server_refuses_them() {
+    let app = TestApp::spawn().await;
+    let id = import_with_key(&app, "roles").await;
+    let (_, reader) = app.client_with_role(Role::Reader, None).await;
+    let b = Browser::signed_in(&app.base_url, &reader).await;
+    let (status, html) = b.page(&format!("/certificates/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Certificate (PEM)"));
+    assert!(!html.contains("part=private_key"), "reader sees a key link");
+    assert!(!html.contains("/delete"), "reader sees delete");
+    assert!(
+        !html.contains("href=\"/tokens\""),
+        "reader sees the tokens page"
+    );
+
+    let r = b
+        .get(&format!("/certificates/{id}/download?part=private_key"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.text().await.unwrap().contains("needs the writer role"));
+    let r = b
+        .get(&format!(
+            "/certificates/{id}/download?part=certificate&format=pem"
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(r.text().await.unwrap().contains("BEGIN CERTIFICATE"));
+    let csrf = b.csrf(&format!("/certificates/{id}")).await;
+    let r = b
+        .post(
+            &format!("/certificates/{id}/delete"),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(b.page("/tokens").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(b.page("/audit").await.0, StatusCode::FORBIDDEN);
+
+    let (_, writer) = app.client_with_role(Role::Writer, None).await;
+    let w = Browser::signed_in(&app.base_url, &writer).await;
+    let html = w.page(&format!("/certificates/{id}")).await.1;
+    assert!(html.contains("part=private_key"));
+    let r = w
+        .get(&format!("/certificates/{id}/download?part=private_key"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("PRIVATE KEY"));
+    let csrf = w.csrf(&format!("/certificates/{id}")).await;
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("password", "pw"),
+                ("include_key", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/x-pkcs12");
+}
+
+#[tokio::test]
+async fn ui_revoking_the_token_ends_its_sessions() {
+    let app = TestApp::spawn().await;
+    let (_, reader) = app.client_with_role(Role::Reader, None).await;
+    let b = Browser::signed_in(&app.base_url, &reader).await;
+    assert_eq!(b.page("/certificates").await.0, StatusCode::OK);
+    let list = app.admin.token_list().await.unwrap();
+    let t = list.items.iter().find(|t| t.role == Role::Reader).unwrap();
+    app.admin.token_revoke(t.id).await.unwrap();
+    let r = b.get("/certificates").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/sign-in");
+}
+
+#[tokio::test]
+async fn ui_import_form_imports_files_and_shows_errors_next_to_the_field() {
+    let app = TestApp::spawn().await;
+    let f = fixtures();
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let csrf = b.csrf("/import").await;
+    let r = b
+        .post_multipart(
+            "/import",
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("name", None, b"from the form"),
+                ("labels", None, b"env=prod\nteam=web"),
+                ("certificate_file", Some("leaf.der"), &f.leaf_der),
+                (
+                    "private_key_file",
+                    Some("leaf.key"),
+                    f.leaf_key_pem.as_bytes(),
+                ),
+                ("chain", None, f.intermediate_pem.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    let id: uuid::Uuid = to.strip_prefix("/certificates/").unwrap().parse().unwrap();
+    let c = app.admin.certificate_get(id).await.unwrap();
+    assert!(c.has_private_key);
+    assert_eq!(c.labels["env"], "prod");
+    let (status, html) = b.page(&to).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("from the form") && html.contains("certkeep Test Intermediate"));
+
+    // A broken certificate: 400, the server's message beside the certificate field.
+    let r = b
+        .post_multipart(
+            "/import",
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("name", None, b"broken"),
+                (
+                    "certificate",
+                    None,
+                    b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"certificate-error\""), "{html}");
+    assert!(html.contains("value=\"broken\""), "the name is kept");
+    // A key that does not match: the message sits beside the key field.
+    let r = b
+        .post_multipart(
+            "/import",
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("name", None, b"mismatch"),
+                ("certificate", None, f.leaf_pem.as_bytes()),
+                ("private_key", None, f.other_key_pem.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"private_key-error\""), "{html}");
+    assert!(
+        !html.contains("PRIVATE KEY-----"),
+        "a key is never echoed back"
+    );
+    // Without a CSRF token nothing is imported.
+    let r = b
+        .post_multipart(
+            "/import",
+            &[
+                ("name", None, b"x"),
+                ("certificate", None, f.leaf_pem.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn ui_table_searches_filters_sorts_and_pages() {
+    let app = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let ca = test_ca("UI Table CA", now);
+    let specs = [
+        ("alpha", now - Duration::days(100), now - Duration::days(2)),
+        ("bravo", now - Duration::days(10), now + Duration::days(12)),
+        (
+            "charlie",
+            now - Duration::days(10),
+            now + Duration::days(200),
+        ),
+    ];
+    for (name, nb, na) in specs {
+        let req = entry(&ca, name, nb, na, "web");
+        app.admin.certificate_import(&req).await.unwrap();
+    }
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let (_, html) = b.page("/certificates?q=bravo").await;
+    assert!(html.contains(">bravo</a>") && !html.contains(">charlie</a>"));
+    let (_, html) = b.page("/certificates?status=expired").await;
+    assert!(html.contains(">alpha</a>") && !html.contains(">bravo</a>"));
+    let (_, html) = b.page("/certificates?within=30").await;
+    assert!(
+        html.contains(">bravo</a>")
+            && !html.contains(">charlie</a>")
+            && !html.contains(">alpha</a>")
+    );
+    assert!(
+        html.contains("12 days left") || html.contains("11 days left"),
+        "{html}"
+    );
+    let (_, html) = b
+        .page("/certificates?sort=-name&group=web&issuer=ui+table")
+        .await;
+    let (c, a) = (
+        html.find(">charlie</a>").unwrap(),
+        html.find(">alpha</a>").unwrap(),
+    );
+    assert!(c < a, "sorted by name descending");
+    assert!(!html.contains("Next page"));
+    assert!(
+        b.page("/certificates?key=EC")
+            .await
+            .1
+            .contains(">alpha</a>")
+    );
+    // The dashboard counts them by status and lists the unexpired soonest first.
+    let html = b.page("/").await.1;
+    assert!(
+        html.contains("<span class=\"n\">1</span><span>expired</span>"),
+        "{html}"
+    );
+    assert!(html.contains("<span class=\"n\">1</span><span>expiring ≤ 30 days</span>"));
+    assert!(html.contains("<span class=\"n\">1</span><span>valid</span>"));
+    assert!(html.find(">bravo</a>").unwrap() < html.find(">charlie</a>").unwrap());
+
+    // Bad input: a 400 page that says what is wrong, never a 500.
+    for (path, says) in [
+        ("/certificates?status=bogus", "unknown status"),
+        ("/certificates?within=soon", "expiring within"),
+        ("/certificates?cursor=garbage", "cursor"),
+        ("/certificates?sort=size", "unknown sort order"),
+        ("/certificates/not-an-id", "valid id"),
+    ] {
+        let (status, html) = b.page(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(html.contains(says), "{path}: {html}");
+    }
+    assert_eq!(
+        b.page(&format!("/certificates/{}", uuid::Uuid::now_v7()))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn ui_table_pages_with_a_cursor() {
+    let app = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let ca = test_ca("UI Paging CA", now);
+    let items = (0..55)
+        .map(|i| {
+            let na = now + Duration::days(30 + i);
+            entry(
+                &ca,
+                &format!("page-{i:02}"),
+                now - Duration::days(1),
+                na,
+                "",
+            )
+        })
+        .collect();
+    app.admin
+        .certificate_import_batch(&certkeep_api::BatchImportRequest { items })
+        .await
+        .unwrap();
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let html = b.page("/certificates?sort=name").await.1;
+    assert!(html.contains(">page-49</a>") && !html.contains(">page-50</a>"));
+    let at = html.find("rel=\"next\"").unwrap();
+    let href = html[..at]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    let html = b.page(&href).await.1;
+    assert!(
+        html.contains(">page-50</a>")
+            && html.contains(">page-54</a>")
+            && !html.contains(">page-49</a>"),
+        "{href}: {html}"
+    );
+    assert!(html.contains("First page"));
+}
+
+#[tokio::test]
+async fn ui_admin_creates_and_revokes_tokens_and_reads_the_audit_log() {
+    let app = TestApp::spawn().await;
+    let id = import_with_key(&app, "audited").await;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let csrf = b.csrf("/tokens").await;
+    let r = b
+        .post(
+            "/tokens",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "ci robot"),
+                ("role", "reader"),
+                ("expires_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let at = html.find("id=\"new-token\">").unwrap() + 15;
+    let secret = html[at..].split('<').next().unwrap().to_string();
+    assert!(secret.starts_with("ck_"));
+    // Shown once: the list shows only the prefix.
+    assert!(!b.page("/tokens").await.1.contains(&secret));
+    let r = b
+        .post(
+            "/tokens",
+            &[("csrf", csrf.as_str()), ("name", "x"), ("role", "emperor")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("unknown role"));
+    let robot = Browser::signed_in(&app.base_url, &secret).await;
+    assert_eq!(robot.page("/").await.0, StatusCode::OK);
+    let t = app
+        .admin
+        .token_list()
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|t| t.name == "ci robot")
+        .unwrap();
+    let r = b
+        .post(
+            &format!("/tokens/{}/revoke", t.id),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(robot.get("/").await.status(), StatusCode::SEE_OTHER);
+
+    let (status, html) = b.page(&format!("/audit?target={id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("certificate.import") && !html.contains("token.create"));
+    let html = b.page("/audit?action=token.revoke").await.1;
+    assert!(html.contains("token.revoke") && !html.contains("certificate.import"));
+    // By token and by time.
+    let me = app
+        .admin
+        .token_list()
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|t| t.name == "admin-all")
+        .unwrap();
+    let html = b.page(&format!("/audit?token={}", me.id)).await.1;
+    assert!(html.contains("token.create") && !html.contains("certificate.import"));
+    let html = b
+        .page("/audit?since=2000-01-01&until=2000-01-02T00:00")
+        .await
+        .1;
+    assert!(html.contains("No event matches."));
+    let (status, html) = b.page("/audit?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("is not a date"));
+    assert_eq!(b.page("/audit?token=nope").await.0, StatusCode::BAD_REQUEST);
+
+    // The detail page shows an admin the certificate's audit events.
+    let html = b.page(&format!("/certificates/{id}")).await.1;
+    assert!(html.contains("Audit events") && html.contains("certificate.import"));
+}
+
+#[tokio::test]
+async fn ui_channels_are_created_tested_and_show_their_deliveries() {
+    let app = TestApp::spawn_manual().await;
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = receiver.local_addr().unwrap();
+    tokio::spawn(async move {
+        let svc =
+            axum::Router::new().route("/hook", axum::routing::post(|| async { "thanks, got it" }));
+        axum::serve(receiver, svc).await.unwrap();
+    });
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let csrf = b.csrf("/channels/new").await;
+    let url = format!("http://{addr}/hook");
+    let r = b
+        .post(
+            "/channels/new",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "ops hook"),
+                ("kind", "webhook"),
+                ("enabled", "1"),
+                ("url", url.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("whsec_"),
+        "the generated secret is shown once"
+    );
+    let list = b.page("/channels").await.1;
+    assert!(list.contains("ops hook") && list.contains(&url));
+    let id = app.admin.channel_list().await.unwrap().items[0].id;
+    let r = b
+        .post(&format!("/channels/{id}/test"), &[("csrf", csrf.as_str())])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Test delivered") && html.contains("HTTP 200"),
+        "{html}"
+    );
+    assert!(
+        html.contains("channel.test"),
+        "the delivery history lists the test"
+    );
+    // Edit, with a bad URL first: the form comes back with the message.
+    let r = b
+        .post(
+            &format!("/channels/{id}/edit"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "ops hook"),
+                ("kind", "webhook"),
+                ("url", "ftp://nope"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = b
+        .post(
+            &format!("/channels/{id}/edit"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "renamed hook"),
+                ("kind", "webhook"),
+                ("url", url.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        b.page(&format!("/channels/{id}"))
+            .await
+            .1
+            .contains("renamed hook")
+    );
+    assert!(
+        b.page(&format!("/channels/{id}"))
+            .await
+            .1
+            .contains("disabled")
+    );
+}
+
+#[tokio::test]
+async fn ui_dashboard_counts_by_status_per_group_and_week() {
+    let app = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let ca = test_ca("Dash CA", now);
+    let mk = |nb, na, group| entry(&ca, "d", nb, na, group);
+    let items = vec![
+        mk(now - Duration::days(100), now - Duration::days(1), "a"),
+        mk(now - Duration::days(100), now - Duration::days(50), "b"),
+        mk(now - Duration::days(1), now + Duration::days(3), "a"),
+        mk(now - Duration::days(1), now + Duration::days(10), "a"),
+        mk(now - Duration::days(1), now + Duration::days(60), "b"),
+        mk(now - Duration::days(1), now + Duration::days(400), "a"),
+        mk(now + Duration::days(5), now + Duration::days(95), "a"),
+    ];
+    app.admin
+        .certificate_import_batch(&certkeep_api::BatchImportRequest { items })
+        .await
+        .unwrap();
+    let deleted = app
+        .admin
+        .certificate_list(&Default::default())
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    app.admin.certificate_delete(deleted).await.unwrap();
+
+    let admin = certkeep_server::app::RequestCtx {
+        bearer: Some(admin_token(&app).await),
+        now,
+        ..ctx()
+    };
+    let d = app.app.certificate_dashboard(&admin).await.unwrap();
+    // The deleted one (the earliest to expire: expired in group b) is not counted.
+    assert_eq!(
+        (
+            d.counts.expired,
+            d.counts.expiring,
+            d.counts.valid,
+            d.counts.not_yet_valid
+        ),
+        (1, 2, 2, 1)
+    );
+    assert_eq!(d.counts.weeks.len(), 13);
+    assert_eq!(d.counts.weeks[0], 1);
+    assert_eq!(d.counts.weeks[1], 1);
+    assert_eq!(d.counts.weeks[8], 1);
+    assert_eq!(d.counts.weeks[13 - 1], 0);
+    assert_eq!(d.counts.weeks.iter().sum::<i64>(), 3);
+    assert_eq!(d.soonest.len(), 5);
+    assert!(
+        d.soonest
+            .windows(2)
+            .all(|w| w[0].not_after <= w[1].not_after)
+    );
+
+    let (_, group_b) = app.client_with_role(Role::Reader, Some("b")).await;
+    let b_ctx = certkeep_server::app::RequestCtx {
+        bearer: Some(group_b),
+        now,
+        ..ctx()
+    };
+    let d = app.app.certificate_dashboard(&b_ctx).await.unwrap();
+    assert_eq!(
+        (
+            d.counts.expired,
+            d.counts.expiring,
+            d.counts.valid,
+            d.counts.not_yet_valid
+        ),
+        (0, 0, 1, 0)
+    );
+    assert_eq!(d.soonest.len(), 1);
+    let (_, group_a) = app.client_with_role(Role::Reader, Some("a")).await;
+    let a_ctx = certkeep_server::app::RequestCtx {
+        bearer: Some(group_a),
+        now,
+        ..ctx()
+    };
+    let d = app.app.certificate_dashboard(&a_ctx).await.unwrap();
+    assert_eq!(
+        (
+            d.counts.expired,
+            d.counts.expiring,
+            d.counts.valid,
+            d.counts.not_yet_valid
+        ),
+        (1, 2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn audit_events_filter_by_token_and_time_over_the_api() {
+    let app = TestApp::spawn().await;
+    let before = OffsetDateTime::now_utc() - Duration::seconds(1);
+    let (reader, _) = app.client_with_role(Role::Reader, None).await;
+    reader.certificate_list(&Default::default()).await.unwrap();
+    let reader_id = app
+        .admin
+        .token_list()
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|t| t.role == Role::Reader)
+        .unwrap()
+        .id;
+    let q = certkeep_api::AuditQuery {
+        token_id: Some(reader_id),
+        since: Some(before),
+        ..Default::default()
+    };
+    let page = app.admin.audit_list(&q).await.unwrap();
+    assert!(!page.items.is_empty());
+    assert!(
+        page.items
+            .iter()
+            .all(|e| e.token_id == Some(reader_id) && e.time >= before)
+    );
+    let page = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            until: Some(before),
+            ..q
+        })
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+}

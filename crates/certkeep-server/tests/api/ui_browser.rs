@@ -1,0 +1,349 @@
+//! The web UI in a real browser: headless Chromium driven over WebDriver (chromedriver).
+//! Signs in, imports a certificate with its key through the form, finds it by search, opens
+//! it, downloads it, sees a Reader denied the key download, signs out; takes screenshots of the
+//! dashboard and the detail page into `$CARGO_TARGET_DIR/ui-screenshots/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`: with `CI=true` their absence fails the
+//! test (scripts/test.sh installs them), otherwise it is skipped loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use certkeep_api::{BatchImportRequest, ImportCertificateRequest, Role};
+use certkeep_testkit as tk;
+use fantoccini::{Client, ClientBuilder, Locator};
+use time::{Duration, OffsetDateTime};
+
+use crate::certificates::fixtures;
+use crate::helpers::TestApp;
+use crate::ui::{admin_token, test_ca};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_tool(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// `(chromium, chromedriver)`, or `None` (a failure under `CI=true`).
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let chromium = find_tool(&["chromium", "chromium-browser", "google-chrome"]);
+    let driver = find_tool(&["chromedriver"]);
+    match (chromium, driver) {
+        (Some(c), Some(d)) => Some((c, d)),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "chromium and chromium-driver are missing and CI=true: scripts/test.sh installs them"
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED: chromium/chromedriver missing (apt-get install chromium chromium-driver; CI fails without them) ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver(driver: &Path) -> (Driver, String) {
+    let port = free_port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Driver(child);
+    let deadline = Instant::now() + StdDuration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    (guard, format!("http://127.0.0.1:{port}"))
+}
+
+async fn open_browser(
+    webdriver: &str,
+    chromium: &Path,
+    profile: &Path,
+    downloads: &Path,
+) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(webdriver)
+        .await
+        .expect("start a Chromium session")
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join(".."));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(b: &Client, name: &str) {
+    let path = screenshot_dir().join(name);
+    std::fs::write(&path, b.screenshot().await.unwrap()).unwrap();
+    println!("screenshot: {}", path.display());
+}
+
+async fn wait_for_file(dir: &Path, suffix: &str) -> PathBuf {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        if let Some(p) = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+        {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {suffix} file was downloaded into {}",
+            dir.display()
+        );
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+}
+
+/// Wait for the page whose `<h1>` starts with `expected` (form posts navigate asynchronously).
+async fn wait_h1(b: &Client, expected: &str) -> String {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        if let Ok(h1) = b.find(Locator::Css("h1")).await
+            && let Ok(text) = h1.text().await
+            && text.starts_with(expected)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no page titled {expected:?}: {}",
+            b.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+}
+
+async fn wait_path(b: &Client, path: &str) {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    while b.current_url().await.unwrap().path() != path {
+        assert!(Instant::now() < deadline, "never reached {path}");
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+}
+
+async fn fill(b: &Client, id: &str, text: &str) {
+    let field = b.find(Locator::Id(id)).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(b: &Client, locator: Locator<'_>) {
+    let target = b.find(locator).await.unwrap();
+    target.click().await.unwrap();
+}
+
+async fn sign_in(b: &Client, base: &str, token: &str) {
+    b.goto(&format!("{base}/sign-in")).await.unwrap();
+    fill(b, "token", token).await;
+    click(b, Locator::Css("form button[type=submit]")).await;
+    wait_h1(b, "Dashboard").await;
+}
+
+async fn sign_out(b: &Client) {
+    click(b, Locator::Css("form.who button")).await;
+    wait_path(b, "/sign-in").await;
+}
+
+/// Wait until the table shows `n` rows for a search of `q`.
+async fn wait_rows(b: &Client, q: &str, n: usize) {
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        let url = b.current_url().await.unwrap();
+        let rows = b
+            .find_all(Locator::Css("tbody tr"))
+            .await
+            .map_or(0, |r| r.len());
+        if url.query().is_some_and(|s| s.contains(&format!("q={q}"))) && rows == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the search found {rows} rows at {url}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+}
+
+/// Some certificates around now, so the dashboard has something to show.
+async fn seed(app: &TestApp) {
+    let now = OffsetDateTime::now_utc();
+    let ca = test_ca("Example Issuing CA", now);
+    let items = (0..40i64)
+        .map(|i| {
+            let na = now + Duration::days(i * 3 - 6) + Duration::hours(3);
+            let spec =
+                tk::LeafSpec::new(&format!("svc{i}.example.com"), na - Duration::days(90), na);
+            ImportCertificateRequest {
+                name: format!("svc{i}.example.com"),
+                certificate: ca.leaf(&spec).unwrap().cert_pem,
+                group: Some(if i % 2 == 0 { "web" } else { "api" }.into()),
+                ..ImportCertificateRequest::default()
+            }
+        })
+        .collect();
+    app.admin
+        .certificate_import_batch(&BatchImportRequest { items })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let base = app.base_url.clone();
+    let admin = admin_token(&app).await;
+    let (_, reader) = app.client_with_role(Role::Reader, None).await;
+    let work = tempfile::tempdir().unwrap();
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let f = fixtures();
+    let cert_file = work.path().join("shop.pem");
+    let key_file = work.path().join("shop.key");
+    std::fs::write(&cert_file, format!("{}{}", f.leaf_pem, f.intermediate_pem)).unwrap();
+    std::fs::write(&key_file, &f.leaf_key_pem).unwrap();
+
+    let (_driver, webdriver) = start_driver(&driver).await;
+    let profile = work.path().join("profile");
+    let b = open_browser(&webdriver, &chromium, &profile, &downloads).await;
+    let result = async {
+        sign_in(&b, &base, &admin).await;
+        screenshot(&b, "dashboard.png").await;
+
+        // Import with the key through the form (file uploads).
+        b.goto(&format!("{base}/import")).await.unwrap();
+        fill(&b, "name", "shop-frontend").await;
+        fill(&b, "labels", "env=prod").await;
+        fill(&b, "certificate_file", &cert_file.to_string_lossy()).await;
+        fill(&b, "private_key_file", &key_file.to_string_lossy()).await;
+        click(&b, Locator::Css("form.import button[type=submit]")).await;
+        wait_h1(&b, "shop-frontend").await;
+
+        // Find it by search and open it.
+        b.goto(&format!("{base}/certificates")).await.unwrap();
+        fill(&b, "q", "shop-front").await;
+        click(&b, Locator::Css("form.filters button")).await;
+        wait_rows(&b, "shop-front", 1).await;
+        click(&b, Locator::LinkText("shop-frontend")).await;
+        wait_h1(&b, "shop-frontend").await;
+        let page = b.source().await.unwrap();
+        assert!(page.contains("Private key (PEM)") && page.contains("certkeep Test Intermediate"));
+        let detail_url = b.current_url().await.unwrap().to_string();
+        screenshot(&b, "certificate-detail.png").await;
+
+        // Download the certificate.
+        click(&b, Locator::LinkText("Certificate (PEM)")).await;
+        let file = wait_for_file(&downloads, ".pem").await;
+        let deadline = Instant::now() + StdDuration::from_secs(10);
+        let text = loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.contains("END CERTIFICATE") || Instant::now() > deadline {
+                break text;
+            }
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        };
+        assert!(
+            text.contains("BEGIN CERTIFICATE"),
+            "downloaded {}: {text}",
+            file.display()
+        );
+        sign_out(&b).await;
+
+        // A Reader: no key download on the page, and the server refuses it anyway.
+        sign_in(&b, &base, &reader).await;
+        b.goto(&detail_url).await.unwrap();
+        let page = b.source().await.unwrap();
+        assert!(page.contains("Certificate (PEM)"));
+        assert!(!page.contains("Private key (PEM)") && !page.contains("part=private_key"));
+        b.goto(&format!("{detail_url}/download?part=private_key"))
+            .await
+            .unwrap();
+        let page = b.source().await.unwrap();
+        assert!(
+            page.contains("403 Forbidden") && page.contains("needs the writer role"),
+            "{page}"
+        );
+        b.goto(&format!("{base}/")).await.unwrap();
+        sign_out(&b).await;
+        b.goto(&format!("{base}/certificates")).await.unwrap();
+        wait_path(&b, "/sign-in").await;
+
+        // The other pages, for a person to look at.
+        sign_in(&b, &base, &admin).await;
+        for (path, name) in [
+            ("/certificates?sort=name", "certificates.png"),
+            ("/import", "import.png"),
+            ("/channels/new", "channel-new.png"),
+            ("/audit", "audit.png"),
+            ("/tokens", "tokens.png"),
+        ] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            screenshot(&b, name).await;
+        }
+
+        // The pages at a phone's width.
+        b.set_window_size(390, 1400).await.unwrap();
+        screenshot(&b, "dashboard-phone.png").await;
+        b.goto(&detail_url).await.unwrap();
+        screenshot(&b, "certificate-detail-phone.png").await;
+    }
+    .await;
+    let _ = b.close().await;
+    result
+}
