@@ -23,6 +23,8 @@ pub struct Dashboard {
     pub counts: ExpiryCounts,
     /// The live, unexpired certificates that expire first.
     pub soonest: Vec<CertificateMetadata>,
+    /// Ordered certificates whose renewal keeps failing.
+    pub renewal_failing: i64,
 }
 
 impl App {
@@ -47,9 +49,11 @@ impl App {
                     ..CertificateFilter::default()
                 })
                 .await?;
+            let renewal_failing = self.store.renewal_failing_count(p.group.as_deref()).await?;
             Ok(Dashboard {
                 now: ctx.now,
                 counts,
+                renewal_failing,
                 soonest: soonest
                     .iter()
                     .map(|r| self.to_metadata(r, ctx.now))

@@ -113,3 +113,22 @@ impl Store {
         Ok(counts)
     }
 }
+
+impl Store {
+    /// Live certificates ordered through certkeep whose latest renewal attempts failed; only
+    /// entries of `group` when given.
+    pub async fn renewal_failing_count(&self, group: Option<&str>) -> Result<i64> {
+        let sql = if group.is_some() {
+            "SELECT COUNT(*) FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+             WHERE a.failures > 0 AND c.deleted_at IS NULL AND c.group_name = $1"
+        } else {
+            "SELECT COUNT(*) FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+             WHERE a.failures > 0 AND c.deleted_at IS NULL"
+        };
+        let mut q = sqlx::query(sql);
+        if let Some(g) = group {
+            q = q.bind(g);
+        }
+        Ok(q.fetch_one(self.reader()).await?.try_get(0)?)
+    }
+}

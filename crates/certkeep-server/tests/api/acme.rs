@@ -997,3 +997,129 @@ async fn bad_orders_and_settings_are_refused_naming_the_field() {
     );
     t.stop().await;
 }
+
+/// The web UI's order pages: the form (with the server's message next to it), the order's
+/// state while it runs and once issued, renewing from the certificate page, a failed renewal's
+/// reason and failing domain, and the dashboard counting it; a Reader cannot order.
+#[tokio::test]
+async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
+    use crate::ui::{Browser, admin_token, csrf_of};
+    use axum::http::StatusCode;
+    if !tools_available() {
+        return;
+    }
+    let Env { t, pebble, bind } = env(false).await;
+    let account = t
+        .admin
+        .acme_account_create(&account_request(&pebble))
+        .await
+        .unwrap();
+    let b = Browser::signed_in(&t.base_url, &admin_token(&t).await).await;
+    let (status, form) = b.page("/orders/new").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        form.contains(&account.id.to_string()),
+        "the account is offered"
+    );
+    let csrf = csrf_of(&form);
+    let account_id = account.id.to_string();
+    let fields = |domains: &'static str, challenge: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "ui-order".to_string()),
+            ("domains", domains.to_string()),
+            ("account_id", account_id.clone()),
+            ("challenge", challenge.to_string()),
+            ("key_type", "ec-p256".to_string()),
+            ("auto_renew", "1".to_string()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        let b = &b;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post("/orders/new", &pairs).await
+        }
+    };
+
+    // A wildcard needs DNS-01: refused with the server's reason on the form itself.
+    let r = post(fields("*.ui.acme.test", "http-01")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("field-error") && html.contains("dns-01"),
+        "{html}"
+    );
+    assert!(
+        html.contains("*.ui.acme.test"),
+        "the form keeps what was typed"
+    );
+
+    let r = post(fields("ui.acme.test", "http-01")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = r.headers()["location"].to_str().unwrap().to_string();
+    let id: Uuid = at.trim_start_matches("/orders/").parse().unwrap();
+    let (_, page) = b.page(&at).await;
+    assert!(page.contains(">pending<"), "{page}");
+    assert!(
+        page.contains("http-equiv=\"refresh\""),
+        "it reloads while running"
+    );
+
+    let issued = run_order(&t, id).await;
+    assert_eq!(issued.status, OrderStatus::Issued);
+    let cert = issued.certificate_id.unwrap();
+    let (_, page) = b.page(&at).await;
+    assert!(page.contains(">issued<") && page.contains(&format!("/certificates/{cert}")));
+    assert!(!page.contains("http-equiv=\"refresh\""));
+    let (_, list) = b.page("/orders").await;
+    assert!(list.contains("ui-order") && list.contains(">issued<"));
+
+    // Renew from the certificate page; the name now points where certkeep does not answer.
+    let (_, detail) = b.page(&format!("/certificates/{cert}")).await;
+    assert!(detail.contains("Renew now") && detail.contains("ordered from an ACME CA"));
+    bind.nsupdate("update add ui.acme.test 60 A 127.0.0.2");
+    let r = b
+        .post(
+            &format!("/certificates/{cert}/renew"),
+            &[("csrf", csrf_of(&detail).as_str()), ("rekey", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let renewal: Uuid = r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/orders/")
+        .parse()
+        .unwrap();
+    assert_eq!(run_order(&t, renewal).await.status, OrderStatus::Failed);
+    let (_, page) = b.page(&format!("/orders/{renewal}")).await;
+    assert!(page.contains("Why it failed"), "{page}");
+    assert!(page.contains("<strong>ui.acme.test</strong>"), "{page}");
+    let (_, dash) = b.page("/").await;
+    assert!(
+        dash.contains("<span class=\"n\">1</span><span>renewal failing</span>"),
+        "{dash}"
+    );
+
+    // A Reader sees the orders but cannot place one.
+    let (_, reader) = t.client_with_role(Role::Reader, None).await;
+    let rb = Browser::signed_in(&t.base_url, &reader).await;
+    let (_, list) = rb.page("/orders").await;
+    assert!(list.contains("ui-order") && !list.contains("New order"));
+    let r = rb
+        .post(
+            "/orders/new",
+            &[
+                ("csrf", rb.csrf("/orders").await.as_str()),
+                ("name", "nope"),
+                ("domains", "nope.acme.test"),
+                ("account_id", account_id.as_str()),
+                ("challenge", "http-01"),
+                ("key_type", "ec-p256"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    t.stop().await;
+}

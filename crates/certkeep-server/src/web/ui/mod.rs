@@ -7,6 +7,7 @@ mod admin;
 mod certificates;
 mod channels;
 mod format;
+mod orders;
 mod session;
 
 use std::sync::Arc;
@@ -60,6 +61,10 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         )
         .route("/channels/{id}/test", post(channels::test))
         .route("/channels/{id}/delete", post(channels::delete))
+        .route("/certificates/{id}/renew", post(orders::renew))
+        .route("/orders", get(orders::list))
+        .route("/orders/new", get(orders::new_form).post(orders::create))
+        .route("/orders/{id}", get(orders::detail))
         .route("/audit", get(admin::audit))
         .route("/tokens", get(admin::tokens).post(admin::token_create))
         .route("/tokens/{id}/revoke", post(admin::token_revoke))
