@@ -225,6 +225,15 @@ impl Client {
             .await
     }
 
+    /// The latest notifications about a certificate, newest first.
+    pub async fn certificate_notifications(&self, id: Uuid) -> Result<DeliveryPage, ClientError> {
+        self.send_json(self.request(
+            Method::GET,
+            &format!("/api/v1/certificates/{id}/notifications"),
+        ))
+        .await
+    }
+
     pub async fn certificate_edit(
         &self,
         id: Uuid,

@@ -120,6 +120,8 @@ pub enum CertCommand {
     Purge(IdArg),
     /// List the stored versions of an entry.
     Versions(IdArg),
+    /// The latest notifications sent about an entry (newest first).
+    Notifications(IdArg),
     /// Order a certificate from an ACME CA; it is obtained in the background (see `order get`).
     Order(Box<OrderArgs>),
     /// Renew an ordered certificate now (a new version); the key is kept unless --rekey.

@@ -75,6 +75,13 @@ pub async fn run(client: &Client, output: OutputFormat, cmd: CertCommand) -> Res
                 OutputFormat::Table => print_text(&versions_table(&list).render()),
             }
         }
+        CertCommand::Notifications(a) => {
+            let page = client.certificate_notifications(a.id).await?;
+            match output {
+                OutputFormat::Json => print_json(&page),
+                OutputFormat::Table => crate::channel::print_deliveries_table(&page.items),
+            }
+        }
     }
 }
 

@@ -383,7 +383,7 @@ async fn deliveries(
     }
 }
 
-fn print_deliveries_table(items: &[DeliveryInfo]) -> Result<(), CliError> {
+pub(crate) fn print_deliveries_table(items: &[DeliveryInfo]) -> Result<(), CliError> {
     let table = deliveries_table(items);
     print_text(&table.render())?;
     if table.is_empty() {

@@ -2330,3 +2330,31 @@ fn https_server_with_a_private_ca_needs_ca_file() {
         lossy(&out)
     );
 }
+
+/// `cert notifications`: an entry's notification history (empty for a new one), and the
+/// server's 404 for an unknown id.
+#[test]
+fn cert_notifications_lists_an_entrys_history() {
+    let s = Server::start();
+    let f = Fixtures::new("notes.example.com");
+    let meta = s.import(&["--name", "notes", "--cert", &f.path("leaf.der")]);
+    let page = s.json(&["cert", "notifications", &meta.id.to_string()]);
+    assert_eq!(page["items"], serde_json::json!([]));
+    let out = s
+        .admin()
+        .args([
+            "cert",
+            "notifications",
+            "00000000-0000-0000-0000-000000000000",
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(
+        lossy(&out).contains("not found") || lossy(&out).contains("no certificate"),
+        "{}",
+        lossy(&out)
+    );
+}

@@ -359,6 +359,38 @@ impl App {
             .await
     }
 
+    /// The latest notifications about certificate `id` (50, newest first, each once a worker
+    /// has attempted it): a group-limited token sees those of its group's channels.
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_notifications(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+    ) -> Result<DeliveryPage> {
+        const ACTION: &str = actions::CERTIFICATE_NOTIFICATIONS;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            p.require(
+                Role::Reader,
+                p.group.as_deref(),
+                "reading notification history",
+            )?;
+            self.visible_certificate(&p, id).await?;
+            let rows = self
+                .store
+                .certificate_deliveries(id, p.group.as_deref(), 50)
+                .await?;
+            Ok(DeliveryPage {
+                items: rows.iter().map(delivery_info).collect::<Result<_>>()?,
+                next_cursor: None,
+            })
+        }
+        .await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
     /// The public keys that sign webhook bodies, as a JWKS (no authentication: receivers fetch it).
     pub fn notification_jwks(&self) -> serde_json::Value {
         self.signing_keys().jwks()

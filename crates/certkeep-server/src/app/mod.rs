@@ -59,6 +59,7 @@ pub mod actions {
     pub const CERTIFICATE_RESTORE: &str = "certificate.restore";
     pub const CERTIFICATE_PURGE: &str = "certificate.purge";
     pub const CERTIFICATE_VERSIONS: &str = "certificate.versions";
+    pub const CERTIFICATE_NOTIFICATIONS: &str = "certificate.notifications";
     pub const CERTIFICATE_DOWNLOAD_KEY: &str = "certificate.download_key";
     pub const CERTIFICATE_DOWNLOAD: &str = "certificate.download";
     pub const TOKEN_CREATE: &str = "token.create";

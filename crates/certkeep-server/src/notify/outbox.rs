@@ -518,9 +518,13 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
             .collect()
             .await;
         let mut tx = app.store.begin_write().await?;
+        let mut about = Vec::new();
         for (o, r) in &results {
             let u = after_attempt(o, r, now);
             if app.store.outbox_finish(&mut tx, owner, o.id, &u).await? {
+                if let Some((certs, _)) = stored_outline(&o.payload) {
+                    about.extend(certs.into_iter().map(|c| (c, o.id, now)));
+                }
                 match u.status {
                     STATUS_DELIVERED => report.delivered += 1,
                     STATUS_FAILED => report.failed += 1,
@@ -528,6 +532,9 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
                 }
             }
         }
+        app.store
+            .notification_certificates_insert(&mut tx, &about)
+            .await?;
         tx.commit().await?;
     }
 }

@@ -463,6 +463,7 @@ impl Store {
             "DELETE FROM certificate_labels WHERE cert_id = $1",
             "DELETE FROM certificate_search WHERE cert_id = $1",
             "DELETE FROM certificate_versions WHERE cert_id = $1",
+            "DELETE FROM notification_certificates WHERE cert_id = $1",
             "DELETE FROM certificates WHERE id = $1",
         ] {
             sqlx::query(sql)

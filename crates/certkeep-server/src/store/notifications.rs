@@ -356,6 +356,66 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Record which certificates attempted deliveries were about: (certificate, delivery, time).
+    pub async fn notification_certificates_insert(
+        &self,
+        tx: &mut WriteTx,
+        rows: &[(Uuid, Uuid, OffsetDateTime)],
+    ) -> Result<()> {
+        for chunk in rows.chunks(300) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO notification_certificates (cert_id, outbox_id, at) VALUES {} \
+                 ON CONFLICT (cert_id, outbox_id) DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (cert, outbox, at) in chunk {
+                q = q
+                    .bind(cert.to_string())
+                    .bind(outbox.to_string())
+                    .bind(ts(*at));
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// The latest deliveries about certificate `cert_id`, newest first; only those of channels
+    /// scoped to `group` when given.
+    pub async fn certificate_deliveries(
+        &self,
+        cert_id: Uuid,
+        group: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRecord>> {
+        let columns: Vec<String> = OUTBOX_COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{}", c.trim()))
+            .collect();
+        let scope = if group.is_some() {
+            " JOIN notification_channels ch ON ch.id = o.channel_id AND ch.scope_group = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {} FROM notification_certificates n \
+             JOIN notification_outbox o ON o.id = n.outbox_id{scope} \
+             WHERE n.cert_id = $1 ORDER BY n.at DESC, o.id DESC LIMIT $2",
+            columns.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(cert_id.to_string())
+            .bind(i64::from(limit));
+        if let Some(g) = group {
+            q = q.bind(g);
+        }
+        let rows = q.fetch_all(self.reader()).await?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+
     /// A channel's deliveries, newest first, after the (created_at, id) cursor.
     pub async fn outbox_list(
         &self,

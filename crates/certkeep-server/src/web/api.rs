@@ -97,6 +97,7 @@ pub fn routes() -> OpenApiRouter<Arc<App>> {
             certificate_delete
         ))
         .routes(routes!(certificate_reimport, certificate_versions))
+        .routes(routes!(certificate_notifications))
         .routes(routes!(certificate_restore))
         .routes(routes!(certificate_purge))
         .routes(routes!(certificate_download))
@@ -315,6 +316,19 @@ async fn certificate_versions(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<CertificateVersionList>> {
     Ok(Json(app.certificate_versions(&ctx, id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/notifications", tag = "certificates",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses((status = 200,
+        description = "The latest 50 notifications about the certificate, newest first (once attempted)",
+        body = DeliveryPage)))]
+async fn certificate_notifications(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<DeliveryPage>> {
+    Ok(Json(app.certificate_notifications(&ctx, id).await?))
 }
 
 fn download_response(d: Download, sensitive: bool) -> Response {

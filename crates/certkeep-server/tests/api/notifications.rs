@@ -1018,5 +1018,24 @@ async fn sweep_sends_each_notice_once_through_changes_between_runs() {
         ],
         "charlie was purged before its reminder went out"
     );
+
+    // Each certificate's own history: the deliveries about it, newest first, over the API and
+    // on its page.
+    let history = t.admin.certificate_notifications(a.id).await.unwrap().items;
+    let events: Vec<&str> = history.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(
+        events,
+        vec!["cert.expiring", "cert.expiring"],
+        "{history:?}"
+    );
+    assert!(history.iter().all(|d| d.status == DeliveryStatus::Delivered
+        && d.channel_id == ch.id
+        && d.certificates.contains(&a.id)));
+    assert!(history[0].created_at >= history[1].created_at);
+    let b = crate::ui::Browser::signed_in(&t.base_url, &token).await;
+    let (_, page) = b.page(&format!("/certificates/{}", a.id)).await;
+    assert!(page.contains("Notifications sent about it") && page.contains("cert.expiring"));
+    let e = t.admin.certificate_notifications(c.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "purged: {e}");
     t.stop().await;
 }

@@ -43,6 +43,7 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/certificates/{id}", "delete"),
         ("/api/v1/certificates/{id}/versions", "get"),
         ("/api/v1/certificates/{id}/versions", "post"),
+        ("/api/v1/certificates/{id}/notifications", "get"),
         ("/api/v1/certificates/{id}/restore", "post"),
         ("/api/v1/certificates/{id}/purge", "post"),
         ("/api/v1/certificates/{id}/download", "get"),

@@ -379,6 +379,7 @@ struct DetailPage {
     chain_issues: Vec<String>,
     versions: Vec<VersionRow>,
     audit: Option<Vec<AuditRow>>,
+    notifications: Vec<super::channels::DeliveryRow>,
     message: Option<String>,
 }
 
@@ -475,6 +476,14 @@ async fn detail_page(
         .certificate_versions(ctx, id)
         .await
         .map_err(|e| signed.fail(e))?;
+    let notifications = app
+        .certificate_notifications(ctx, id)
+        .await
+        .map_err(|e| signed.fail(e))?
+        .items
+        .iter()
+        .map(super::channels::delivery_row)
+        .collect();
     let audit = if signed.session.role >= certkeep_api::Role::Admin {
         let page = app
             .audit_list(
@@ -532,6 +541,7 @@ async fn detail_page(
             })
             .collect(),
         audit,
+        notifications,
         message,
     }))
 }

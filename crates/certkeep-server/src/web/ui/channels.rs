@@ -7,8 +7,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use certkeep_api::{
-    ChannelInfo, ChannelKind, ChannelScope, ChannelTestResult, CreateChannelRequest, DeliveryQuery,
-    SmtpConfig, SmtpTlsMode, UpdateChannelRequest,
+    ChannelInfo, ChannelKind, ChannelScope, ChannelTestResult, CreateChannelRequest, DeliveryInfo,
+    DeliveryQuery, SmtpConfig, SmtpTlsMode, UpdateChannelRequest,
 };
 use uuid::Uuid;
 
@@ -77,6 +77,7 @@ pub async fn list(State(app): State<Arc<App>>, signed: Signed) -> Result<Respons
 }
 
 pub struct DeliveryRow {
+    pub channel_id: String,
     pub time: String,
     pub event: String,
     pub status: String,
@@ -85,6 +86,31 @@ pub struct DeliveryRow {
     pub summary: String,
     pub answer: String,
     pub certificates: Vec<String>,
+}
+
+/// One delivery as the history tables show it.
+pub fn delivery_row(d: &DeliveryInfo) -> DeliveryRow {
+    let status = format!("{:?}", d.status).to_lowercase();
+    DeliveryRow {
+        channel_id: d.channel_id.to_string(),
+        time: date(d.created_at),
+        event: d.event.clone(),
+        status_class: match status.as_str() {
+            "delivered" => "ok",
+            "failed" => "bad",
+            _ => "warn",
+        },
+        status,
+        attempts: d.attempts,
+        summary: d.summary.clone(),
+        answer: match (&d.last_status_code, &d.last_error) {
+            (Some(code), Some(err)) => format!("HTTP {code}: {err}"),
+            (Some(code), None) => format!("HTTP {code}"),
+            (None, Some(err)) => err.clone(),
+            (None, None) => String::new(),
+        },
+        certificates: d.certificates.iter().map(Uuid::to_string).collect(),
+    }
 }
 
 #[derive(Template)]
@@ -132,32 +158,7 @@ async fn detail_page(
         thresholds: c.thresholds.join(", "),
         expired_hour: c.expired_hour_utc,
         updated: format!("{} ({})", date(c.updated_at), relative(c.updated_at, now)),
-        deliveries: deliveries
-            .items
-            .iter()
-            .map(|d| {
-                let status = format!("{:?}", d.status).to_lowercase();
-                DeliveryRow {
-                    time: date(d.created_at),
-                    event: d.event.clone(),
-                    status_class: match status.as_str() {
-                        "delivered" => "ok",
-                        "failed" => "bad",
-                        _ => "warn",
-                    },
-                    status,
-                    attempts: d.attempts,
-                    summary: d.summary.clone(),
-                    answer: match (&d.last_status_code, &d.last_error) {
-                        (Some(code), Some(err)) => format!("HTTP {code}: {err}"),
-                        (Some(code), None) => format!("HTTP {code}"),
-                        (None, Some(err)) => err.clone(),
-                        (None, None) => String::new(),
-                    },
-                    certificates: d.certificates.iter().map(Uuid::to_string).collect(),
-                }
-            })
-            .collect(),
+        deliveries: deliveries.items.iter().map(delivery_row).collect(),
         test: test.map(|t| TestOutcome {
             delivered: t.delivered,
             status_code: t.status_code.map(|c| c.to_string()).unwrap_or_default(),
