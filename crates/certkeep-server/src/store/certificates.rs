@@ -583,7 +583,25 @@ impl Store {
         &self,
         f: &CertificateFilter,
     ) -> Result<Vec<DueCandidate>> {
-        let (sql, binds) = filter_sql("id, current_version, not_before, not_after, version_at", f);
+        let (mut sql, binds) =
+            filter_sql("id, current_version, not_before, not_after, version_at", f);
+        // SQLite has no statistics and picks the narrowest index on not_after, which then
+        // reads every row from the table; the expiry indexes carry all these columns.
+        let by_expiry = f.not_after_min.is_some()
+            || f.not_after_max_excl.is_some()
+            || f.percent_window.is_some();
+        if self.backend() == super::Backend::Sqlite && by_expiry && f.version_after.is_none() {
+            let index = if f.scope_group.is_some() {
+                "certificates_group_not_after"
+            } else {
+                "certificates_live_not_after"
+            };
+            sql = sql.replacen(
+                "FROM certificates c WHERE",
+                &format!("FROM certificates c INDEXED BY {index} WHERE"),
+                1,
+            );
+        }
         let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
             .fetch_all(self.reader())
             .await?;
