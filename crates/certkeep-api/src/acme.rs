@@ -70,6 +70,24 @@ pub struct AcmeAccountList {
 pub enum DnsProviderKind {
     /// RFC 2136 dynamic updates signed with TSIG, sent to the zone's primary.
     Rfc2136,
+    /// certkeep sends `dns.validation_required` to a webhook channel, waits until the zone's
+    /// authoritative nameservers serve the record, and sends `dns.validation_completed` after.
+    Callback,
+}
+
+impl DnsProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsProviderKind::Rfc2136 => "rfc2136",
+            DnsProviderKind::Callback => "callback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DnsProviderKind> {
+        [DnsProviderKind::Rfc2136, DnsProviderKind::Callback]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
 }
 
 /// TSIG algorithms.
@@ -101,17 +119,26 @@ impl TsigAlgorithm {
 #[serde(deny_unknown_fields)]
 pub struct CreateDnsProviderRequest {
     pub name: String,
+    /// `rfc2136` when absent.
     pub kind: Option<DnsProviderKind>,
     /// rfc2136: the primary server that takes updates, `host:port` (port 53 when absent).
+    #[serde(default)]
     pub server: String,
-    /// rfc2136: the zone updated, e.g. `example.com`.
+    /// The zone the records go into, e.g. `example.com`; its authoritative nameservers are
+    /// asked whether they serve a record.
     pub zone: String,
     /// rfc2136: the TSIG key name.
+    #[serde(default)]
     pub tsig_key_name: String,
     #[serde(default)]
     pub tsig_algorithm: TsigAlgorithm,
     /// rfc2136: the TSIG secret, base64 (as in BIND's `secret "…";`). Write-only.
+    #[serde(default)]
     pub tsig_secret: String,
+    /// callback: the webhook channel that receives `dns.validation_required` and
+    /// `dns.validation_completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Uuid>,
     /// How long to wait for every authoritative nameserver to serve the record (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation_timeout_seconds: Option<u32>,
@@ -124,10 +151,19 @@ pub struct DnsProviderInfo {
     pub id: Uuid,
     pub name: String,
     pub kind: DnsProviderKind,
-    pub server: String,
+    /// rfc2136: the primary taking updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     pub zone: String,
-    pub tsig_key_name: String,
-    pub tsig_algorithm: TsigAlgorithm,
+    /// rfc2136: the TSIG key name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key_name: Option<String>,
+    /// rfc2136: the TSIG algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_algorithm: Option<TsigAlgorithm>,
+    /// callback: the webhook channel told about each record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Uuid>,
     pub propagation_timeout_seconds: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -279,7 +279,7 @@ pub struct AcmeAccountCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DnsProviderCommand {
-    /// Configure an RFC 2136 provider (Manager, not limited to a group).
+    /// Configure an RFC 2136 or callback provider (Manager, not limited to a group).
     Create(DnsProviderCreateArgs),
     /// List providers.
     List,
@@ -291,22 +291,36 @@ pub enum DnsProviderCommand {
 pub struct DnsProviderCreateArgs {
     #[arg(long)]
     pub name: String,
-    /// The zone's primary that takes updates, `host[:port]`.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub server: String,
-    /// The zone updated, e.g. `example.com`.
+    /// rfc2136: certkeep writes the records by dynamic updates; callback: a webhook channel
+    /// is sent dns.validation_required / dns.validation_completed and its receiver writes them.
+    #[arg(long, value_enum, default_value_t = ProviderKindArg::Rfc2136)]
+    pub kind: ProviderKindArg,
+    /// The zone the records go into, e.g. `example.com`.
     #[arg(long)]
     pub zone: String,
+    /// rfc2136: the zone's primary that takes updates, `host[:port]`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// rfc2136: the TSIG key name.
     #[arg(long, value_name = "NAME")]
-    pub tsig_key_name: String,
+    pub tsig_key_name: Option<String>,
     #[arg(long, value_enum, default_value_t = TsigArg::HmacSha256)]
     pub tsig_algorithm: TsigArg,
-    /// File holding the TSIG secret (base64, as in BIND's `secret "…";`).
+    /// rfc2136: file holding the TSIG secret (base64, as in BIND's `secret "…";`).
     #[arg(long, value_name = "FILE")]
-    pub tsig_secret_file: PathBuf,
+    pub tsig_secret_file: Option<PathBuf>,
+    /// callback: the webhook channel told about each record.
+    #[arg(long, value_name = "ID")]
+    pub channel_id: Option<Uuid>,
     /// Seconds to wait for every authoritative nameserver to serve a record (default 300).
     #[arg(long, value_name = "SECONDS")]
     pub propagation_timeout: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderKindArg {
+    Rfc2136,
+    Callback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -785,7 +799,8 @@ pub struct ChannelSettingsArgs {
     #[arg(long, value_name = "ADDR")]
     pub to: Vec<String>,
     /// Event type to send: cert.expiring, cert.expired, cert.imported, cert.reimported,
-    /// cert.deleted; repeat for several (default: a set per kind; at update, the types given
+    /// cert.deleted, cert.issued, cert.order_failed, cert.renewed, cert.renew_failed,
+    /// dns.validation_required, dns.validation_completed; repeat for several (default: a set per kind; at update, the types given
     /// replace all).
     #[arg(long, value_name = "TYPE")]
     pub event: Vec<String>,

@@ -9,8 +9,8 @@ use certkeep_api::{
 
 use crate::args::{
     AcmeAccountCommand, AcmeAccountCreateArgs, AcmeCommand, ChallengeArg, DnsProviderCommand,
-    DnsProviderCreateArgs, KeyTypeArg, OrderArgs, OrderCommand, OutputFormat, ReasonArg, RenewArgs,
-    RevokeArgs, TsigArg,
+    DnsProviderCreateArgs, KeyTypeArg, OrderArgs, OrderCommand, OutputFormat, ProviderKindArg,
+    ReasonArg, RenewArgs, RevokeArgs, TsigArg,
 };
 use crate::error::CliError;
 use crate::input::{parse_labels, read_input, read_secret_file};
@@ -187,21 +187,25 @@ fn provider_view(p: &DnsProviderInfo) -> KeyValues {
     let mut kv = KeyValues::new();
     kv.add("id", p.id.to_string())
         .add("name", &p.name)
-        .add(
-            "kind",
-            match p.kind {
-                DnsProviderKind::Rfc2136 => "rfc2136",
-            },
-        )
-        .add("server", &p.server)
-        .add("zone", &p.zone)
-        .add("TSIG key", &p.tsig_key_name)
-        .add("TSIG algorithm", p.tsig_algorithm.as_str())
-        .add(
-            "propagation timeout",
-            format!("{}s", p.propagation_timeout_seconds),
-        )
-        .add("created", time(p.created_at));
+        .add("kind", p.kind.as_str())
+        .add("zone", &p.zone);
+    if let Some(server) = &p.server {
+        kv.add("server", server);
+    }
+    if let Some(key) = &p.tsig_key_name {
+        kv.add("TSIG key", key);
+    }
+    if let Some(alg) = p.tsig_algorithm {
+        kv.add("TSIG algorithm", alg.as_str());
+    }
+    if let Some(channel) = p.channel_id {
+        kv.add("channel", channel.to_string());
+    }
+    kv.add(
+        "propagation timeout",
+        format!("{}s", p.propagation_timeout_seconds),
+    )
+    .add("created", time(p.created_at));
     kv
 }
 
@@ -252,15 +256,19 @@ pub async fn run_acme(
             match output {
                 OutputFormat::Json => print_json(&list),
                 OutputFormat::Table => {
-                    let mut t =
-                        Table::new(&["ID", "NAME", "SERVER", "ZONE", "TSIG KEY", "CREATED"]);
+                    let mut t = Table::new(&["ID", "NAME", "KIND", "ZONE", "SENT TO", "CREATED"]);
                     for p in &list.items {
+                        let sent_to = match (&p.server, p.channel_id) {
+                            (Some(server), _) => server.clone(),
+                            (None, Some(channel)) => format!("channel {channel}"),
+                            (None, None) => "-".to_string(),
+                        };
                         t.row(vec![
                             p.id.to_string(),
                             p.name.clone(),
-                            p.server.clone(),
+                            p.kind.as_str().to_string(),
                             p.zone.clone(),
-                            p.tsig_key_name.clone(),
+                            sent_to,
                             time(p.created_at),
                         ]);
                     }
@@ -327,16 +335,24 @@ async fn provider_create(
     let created = client
         .dns_provider_create(&CreateDnsProviderRequest {
             name: a.name,
-            kind: Some(DnsProviderKind::Rfc2136),
-            server: a.server,
+            kind: Some(match a.kind {
+                ProviderKindArg::Rfc2136 => DnsProviderKind::Rfc2136,
+                ProviderKindArg::Callback => DnsProviderKind::Callback,
+            }),
+            server: a.server.unwrap_or_default(),
             zone: a.zone,
-            tsig_key_name: a.tsig_key_name,
+            tsig_key_name: a.tsig_key_name.unwrap_or_default(),
             tsig_algorithm: match a.tsig_algorithm {
                 TsigArg::HmacSha256 => TsigAlgorithm::HmacSha256,
                 TsigArg::HmacSha384 => TsigAlgorithm::HmacSha384,
                 TsigArg::HmacSha512 => TsigAlgorithm::HmacSha512,
             },
-            tsig_secret: read_secret_file("TSIG secret", &a.tsig_secret_file, true)?,
+            tsig_secret: a
+                .tsig_secret_file
+                .map(|f| read_secret_file("TSIG secret", &f, true))
+                .transpose()?
+                .unwrap_or_default(),
+            channel_id: a.channel_id,
             propagation_timeout_seconds: a.propagation_timeout,
         })
         .await?;

@@ -238,14 +238,26 @@ pub enum Solver<'a> {
     /// Answers are handed to `publish` (token, key authorization) for the HTTP-01 listener.
     Http01,
     Dns01 {
-        provider: &'a dns::Rfc2136,
+        writer: DnsWriter<'a>,
+        /// The zone whose authoritative nameservers must all serve each record.
+        zone: hickory_net::proto::rr::Name,
         lookup: dns::Lookup,
         propagation_timeout: Duration,
     },
 }
 
-/// A DNS-01 record this order wrote, to remove afterwards.
+/// Who writes and removes the DNS-01 records.
+pub enum DnsWriter<'a> {
+    /// certkeep itself, by RFC 2136 updates.
+    Rfc2136(&'a dns::Rfc2136),
+    /// Someone told through the order's hooks (a webhook receiver).
+    Callback,
+}
+
+/// A DNS-01 record of this order, to remove afterwards.
 pub struct DnsRecord {
+    /// The name validated, as the order has it (`*.` for wildcards).
+    pub domain: String,
     pub name: hickory_net::proto::rr::Name,
     pub value: String,
 }
@@ -259,6 +271,16 @@ pub trait OrderHooks: Send + Sync {
         key_authorization: &str,
     ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
     fn order_url(&self, url: &str) -> impl std::future::Future<Output = ()> + Send;
+    /// Ask for `record` to be created (callback providers).
+    fn dns_record_required(
+        &self,
+        record: &DnsRecord,
+    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+    /// Say `record` may be removed (callback providers).
+    fn dns_record_completed(
+        &self,
+        record: &DnsRecord,
+    ) -> impl std::future::Future<Output = ()> + Send;
 }
 
 /// What to order: the names, the key, and (for a renewal) the certificate it replaces.
@@ -280,10 +302,15 @@ pub async fn run_order(
 ) -> Result<String, Failure> {
     let mut written: Vec<DnsRecord> = Vec::new();
     let result = run_order_inner(account, spec, solver, hooks, &mut written).await;
-    if let Solver::Dns01 { provider, .. } = solver {
+    if let Solver::Dns01 { writer, .. } = solver {
         for r in &written {
-            if let Err(e) = provider.remove_txt(&r.name, &r.value).await {
-                tracing::warn!(record = %r.name, error = %e, "cannot remove a DNS-01 record");
+            match writer {
+                DnsWriter::Rfc2136(provider) => {
+                    if let Err(e) = provider.remove_txt(&r.name, &r.value).await {
+                        tracing::warn!(record = %r.name, error = %e, "cannot remove a DNS-01 record");
+                    }
+                }
+                DnsWriter::Callback => hooks.dns_record_completed(r).await,
             }
         }
     }
@@ -330,7 +357,6 @@ async fn run_order_inner(
     };
 
     // Put every answer in place, then wait for DNS, then tell the CA: it validates right away.
-    let mut pending: Vec<String> = Vec::new();
     {
         let mut authzs = order.authorizations();
         while let Some(authz) = authzs.next().await {
@@ -364,43 +390,45 @@ async fn run_order_inner(
                         .await?;
                 }
                 Solver::Dns01 {
-                    provider, lookup, ..
+                    writer,
+                    zone,
+                    lookup,
+                    ..
                 } => {
                     let name = dns::parse_name("domain", &format!("_acme-challenge.{base}"))
                         .map_err(|e| Failure::at(&domain, e))?;
                     let target = dns::follow_cname(lookup, &name)
                         .await
                         .map_err(|e| Failure::at(&domain, e))?;
-                    let value = key_auth.dns_value();
-                    provider
-                        .add_txt(&target, &value)
-                        .await
-                        .map_err(|e| Failure::at(&domain, e))?;
-                    written.push(DnsRecord {
+                    dns::check_in_zone(zone, &target).map_err(|e| Failure::at(&domain, e))?;
+                    let record = DnsRecord {
+                        domain: domain.clone(),
                         name: target,
-                        value,
-                    });
+                        value: key_auth.dns_value(),
+                    };
+                    match writer {
+                        DnsWriter::Rfc2136(provider) => provider
+                            .add_txt(&record.name, &record.value)
+                            .await
+                            .map_err(|e| Failure::at(&domain, e))?,
+                        DnsWriter::Callback => hooks.dns_record_required(&record).await?,
+                    }
+                    written.push(record);
                 }
             }
-            pending.push(domain);
         }
     }
     if let Solver::Dns01 {
-        provider,
+        zone,
         lookup,
         propagation_timeout,
+        ..
     } = solver
     {
-        for (r, domain) in written.iter().zip(&pending) {
-            dns::wait_propagated(
-                lookup,
-                &provider.zone,
-                &r.name,
-                &r.value,
-                *propagation_timeout,
-            )
-            .await
-            .map_err(|e| Failure::at(domain, e))?;
+        for r in written.iter() {
+            dns::wait_propagated(lookup, zone, &r.name, &r.value, *propagation_timeout)
+                .await
+                .map_err(|e| Failure::at(&r.domain, e))?;
         }
     }
     {

@@ -16,6 +16,8 @@ use super::{App, RequestCtx, actions, whole_second};
 use crate::acme::{self, dns};
 use crate::domain;
 use crate::error::{Error, Result};
+use crate::notify::channels;
+use crate::notify::event::EventType;
 use crate::store::{AcmeAccountRecord, DnsProviderRecord, OrderReference};
 
 const DEFAULT_PROPAGATION_TIMEOUT: u32 = 300;
@@ -39,13 +41,55 @@ pub(super) struct Rfc2136Config {
     pub propagation_timeout_seconds: u32,
 }
 
-pub(super) fn provider_config(rec: &DnsProviderRecord) -> Result<Rfc2136Config> {
-    serde_json::from_str(&rec.config).map_err(|e| {
+/// The settings of a callback provider, as stored: the webhook channel told about records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct CallbackConfig {
+    pub channel_id: Uuid,
+    pub zone: String,
+    pub propagation_timeout_seconds: u32,
+}
+
+/// A provider's stored settings, by its kind.
+pub(super) enum ProviderConfig {
+    Rfc2136(Rfc2136Config),
+    Callback(CallbackConfig),
+}
+
+impl ProviderConfig {
+    pub fn zone(&self) -> &str {
+        match self {
+            ProviderConfig::Rfc2136(c) => &c.zone,
+            ProviderConfig::Callback(c) => &c.zone,
+        }
+    }
+
+    pub fn propagation_timeout_seconds(&self) -> u32 {
+        match self {
+            ProviderConfig::Rfc2136(c) => c.propagation_timeout_seconds,
+            ProviderConfig::Callback(c) => c.propagation_timeout_seconds,
+        }
+    }
+}
+
+pub(super) fn provider_config(rec: &DnsProviderRecord) -> Result<ProviderConfig> {
+    let unreadable = |e: serde_json::Error| {
         Error::Internal(format!(
             "stored settings of DNS provider {} are unreadable: {e}",
             rec.id
         ))
-    })
+    };
+    match DnsProviderKind::parse(&rec.kind) {
+        Some(DnsProviderKind::Rfc2136) => serde_json::from_str(&rec.config)
+            .map(ProviderConfig::Rfc2136)
+            .map_err(unreadable),
+        Some(DnsProviderKind::Callback) => serde_json::from_str(&rec.config)
+            .map(ProviderConfig::Callback)
+            .map_err(unreadable),
+        None => Err(Error::Internal(format!(
+            "DNS provider {} has the unknown kind {:?}",
+            rec.id, rec.kind
+        ))),
+    }
 }
 
 fn account_info(a: &AcmeAccountRecord) -> AcmeAccountInfo {
@@ -62,17 +106,34 @@ fn account_info(a: &AcmeAccountRecord) -> AcmeAccountInfo {
 }
 
 fn provider_info(p: &DnsProviderRecord) -> Result<DnsProviderInfo> {
-    let c = provider_config(p)?;
-    Ok(DnsProviderInfo {
+    let info = DnsProviderInfo {
         id: p.id,
         name: p.name.clone(),
         kind: DnsProviderKind::Rfc2136,
-        server: c.server,
-        zone: c.zone,
-        tsig_key_name: c.tsig_key_name,
-        tsig_algorithm: c.tsig_algorithm,
-        propagation_timeout_seconds: c.propagation_timeout_seconds,
+        server: None,
+        zone: String::new(),
+        tsig_key_name: None,
+        tsig_algorithm: None,
+        channel_id: None,
+        propagation_timeout_seconds: 0,
         created_at: p.created_at,
+    };
+    Ok(match provider_config(p)? {
+        ProviderConfig::Rfc2136(c) => DnsProviderInfo {
+            server: Some(c.server),
+            zone: c.zone,
+            tsig_key_name: Some(c.tsig_key_name),
+            tsig_algorithm: Some(c.tsig_algorithm),
+            propagation_timeout_seconds: c.propagation_timeout_seconds,
+            ..info
+        },
+        ProviderConfig::Callback(c) => DnsProviderInfo {
+            kind: DnsProviderKind::Callback,
+            zone: c.zone,
+            channel_id: Some(c.channel_id),
+            propagation_timeout_seconds: c.propagation_timeout_seconds,
+            ..info
+        },
     })
 }
 
@@ -308,11 +369,8 @@ impl App {
             p.require(Role::Manager, None, "configuring DNS providers")?;
             let name = domain::validate_name("name", &req.name)?;
             let kind = req.kind.unwrap_or(DnsProviderKind::Rfc2136);
-            let server = validate_server(&req.server)?;
             let zone = dns::parse_name("zone", &req.zone).map_err(Error::InvalidInput)?;
-            let key_name =
-                dns::parse_name("tsig_key_name", &req.tsig_key_name).map_err(Error::InvalidInput)?;
-            let secret = zeroize::Zeroizing::new(decode_b64("tsig_secret", &req.tsig_secret)?);
+            let zone = zone.to_ascii().trim_end_matches('.').to_string();
             let timeout = req
                 .propagation_timeout_seconds
                 .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT);
@@ -321,20 +379,86 @@ impl App {
                     "`propagation_timeout_seconds` is {timeout}; give 1 to {MAX_PROPAGATION_TIMEOUT}"
                 )));
             }
-            let config = Rfc2136Config {
-                server,
-                zone: zone.to_ascii().trim_end_matches('.').to_string(),
-                tsig_key_name: key_name.to_ascii().trim_end_matches('.').to_string(),
-                tsig_algorithm: req.tsig_algorithm,
-                propagation_timeout_seconds: timeout,
+            let (config, secret, detail) = match kind {
+                DnsProviderKind::Rfc2136 => {
+                    if req.channel_id.is_some() {
+                        return Err(Error::InvalidInput(
+                            "`channel_id` applies only to `kind` callback".into(),
+                        ));
+                    }
+                    let server = validate_server(&req.server)?;
+                    let key_name = dns::parse_name("tsig_key_name", &req.tsig_key_name)
+                        .map_err(Error::InvalidInput)?;
+                    let secret = decode_b64("tsig_secret", &req.tsig_secret)?;
+                    let config = Rfc2136Config {
+                        server,
+                        zone,
+                        tsig_key_name: key_name.to_ascii().trim_end_matches('.').to_string(),
+                        tsig_algorithm: req.tsig_algorithm,
+                        propagation_timeout_seconds: timeout,
+                    };
+                    let detail = json!({"server": config.server, "zone": config.zone});
+                    (serde_json::to_string(&config), secret, detail)
+                }
+                DnsProviderKind::Callback => {
+                    for (field, value) in [
+                        ("server", &req.server),
+                        ("tsig_key_name", &req.tsig_key_name),
+                        ("tsig_secret", &req.tsig_secret),
+                    ] {
+                        if !value.trim().is_empty() {
+                            return Err(Error::InvalidInput(format!(
+                                "`{field}` applies only to `kind` rfc2136"
+                            )));
+                        }
+                    }
+                    let channel_id = req.channel_id.ok_or_else(|| {
+                        Error::InvalidInput("`channel_id` is required with `kind` callback".into())
+                    })?;
+                    match self.store.channel_get(channel_id).await? {
+                        Some(ch) if ch.kind == "webhook" => {
+                            for event in [
+                                EventType::DnsValidationRequired,
+                                EventType::DnsValidationCompleted,
+                            ] {
+                                if !channels::wants(&ch, event) {
+                                    return Err(Error::InvalidInput(format!(
+                                        "`channel_id` {channel_id}: the channel does not send {}; add it to the channel's events",
+                                        event.as_str()
+                                    )));
+                                }
+                            }
+                        }
+                        Some(ch) => {
+                            return Err(Error::InvalidInput(format!(
+                                "`channel_id` {channel_id} is a {} channel; callback providers need a webhook channel",
+                                ch.kind
+                            )));
+                        }
+                        None => {
+                            return Err(Error::InvalidInput(format!(
+                                "`channel_id` {channel_id} names no notification channel"
+                            )));
+                        }
+                    }
+                    let config = CallbackConfig {
+                        channel_id,
+                        zone,
+                        propagation_timeout_seconds: timeout,
+                    };
+                    let detail = json!({"zone": config.zone, "channel_id": channel_id});
+                    (serde_json::to_string(&config), Vec::new(), detail)
+                }
             };
+            let secret = zeroize::Zeroizing::new(secret);
+            let mut detail = detail;
+            detail["name"] = json!(name);
+            detail["kind"] = json!(kind.as_str());
             let rec = DnsProviderRecord {
                 id,
                 name,
-                kind: match kind {
-                    DnsProviderKind::Rfc2136 => "rfc2136".into(),
-                },
-                config: serde_json::to_string(&config)
+                kind: kind.as_str().to_string(),
+                config: config
                     .map_err(|e| Error::Internal(format!("cannot encode provider settings: {e}")))?,
                 secret_sealed: self.keyring.seal(&provider_context(id), &secret)?,
                 created_at: whole_second(ctx.now),
@@ -348,7 +472,7 @@ impl App {
                 Some(&p),
                 ACTION,
                 Some(&target),
-                json!({"name": rec.name, "kind": rec.kind, "zone": config.zone, "server": config.server}),
+                detail,
             )
             .await?;
             tx.commit().await?;

@@ -16,16 +16,16 @@ use tracing::instrument;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::acme::{account_context, provider_config, provider_context};
+use super::acme::{ProviderConfig, account_context, provider_config, provider_context};
 use super::{App, EntryMeta, RequestCtx, actions, key_context, whole_second};
-use crate::acme::{self, Failure, OrderHooks, Solver, dns};
+use crate::acme::{self, DnsWriter, Failure, OrderHooks, Solver, dns};
 use crate::audit::{self, NewEvent};
 use crate::authz::Principal;
 use crate::domain;
 use crate::domain::renewal;
 use crate::error::{Error, Result};
 use crate::notify::channels;
-use crate::notify::event::EventType;
+use crate::notify::event::{DnsRecordNotice, EventType};
 use crate::notify::outbox;
 use crate::pki::{self, BundleInput, CertInfo};
 use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
@@ -162,7 +162,9 @@ fn prospective_record(o: &OrderRecord, now: OffsetDateTime) -> CertificateRecord
 /// order's URL at the CA.
 struct StoreHooks<'a> {
     app: &'a App,
-    order_id: Uuid,
+    order: &'a OrderRecord,
+    /// The webhook channel of a callback DNS provider.
+    callback_channel: Option<Uuid>,
     now: OffsetDateTime,
 }
 
@@ -170,14 +172,37 @@ impl OrderHooks for StoreHooks<'_> {
     async fn publish_http01(&self, token: &str, key_authorization: &str) -> Result<(), Failure> {
         self.app
             .store
-            .http_challenge_put(token, key_authorization, self.order_id, self.now)
+            .http_challenge_put(token, key_authorization, self.order.id, self.now)
             .await
             .map_err(|e| Failure::new(format!("cannot store the HTTP-01 answer: {e}")))
     }
 
     async fn order_url(&self, url: &str) {
-        if let Err(e) = self.app.store.order_set_url(self.order_id, url).await {
-            tracing::warn!(order_id = %self.order_id, error = %e, "cannot record the order URL");
+        if let Err(e) = self.app.store.order_set_url(self.order.id, url).await {
+            tracing::warn!(order_id = %self.order.id, error = %e, "cannot record the order URL");
+        }
+    }
+
+    async fn dns_record_required(&self, record: &acme::DnsRecord) -> Result<(), Failure> {
+        let event = EventType::DnsValidationRequired;
+        self.app
+            .dns_record_notice(self.order, self.callback_channel, event, record, self.now)
+            .await
+            .map_err(|e| Failure {
+                message: format!("cannot send {}: {e}", event.as_str()),
+                problem: None,
+                domain: Some(record.domain.clone()),
+            })
+    }
+
+    async fn dns_record_completed(&self, record: &acme::DnsRecord) {
+        let event = EventType::DnsValidationCompleted;
+        if let Err(e) = self
+            .app
+            .dns_record_notice(self.order, self.callback_channel, event, record, self.now)
+            .await
+        {
+            tracing::warn!(order_id = %self.order.id, record = %record.name, error = %e, "cannot send dns.validation_completed");
         }
     }
 }
@@ -467,7 +492,8 @@ impl App {
         let creds = std::str::from_utf8(&creds)
             .map_err(|_| Failure::new("stored account credentials are not UTF-8"))?;
         let account = acme::account(creds, account_rec.ca_root_pem.as_deref()).await?;
-        let provider = match order.dns_provider_id {
+        let mut callback_channel = None;
+        let dns_setup = match order.dns_provider_id {
             Some(pid) => {
                 let rec = self
                     .store
@@ -476,29 +502,42 @@ impl App {
                     .map_err(internal)?
                     .ok_or_else(|| Failure::new(format!("DNS provider {pid} is gone")))?;
                 let c = provider_config(&rec).map_err(internal)?;
-                let secret = self
-                    .keyring
-                    .open(&provider_context(pid), &rec.secret_sealed)
-                    .map_err(internal)?;
-                Some((
-                    dns::Rfc2136 {
-                        server: c.server,
-                        zone: dns::parse_name("zone", &c.zone).map_err(Failure::new)?,
-                        key_name: dns::parse_name("tsig_key_name", &c.tsig_key_name)
-                            .map_err(Failure::new)?,
-                        algorithm: c.tsig_algorithm,
-                        secret,
-                    },
-                    c.propagation_timeout_seconds,
-                ))
+                let zone = dns::parse_name("zone", c.zone()).map_err(Failure::new)?;
+                let timeout =
+                    std::time::Duration::from_secs(u64::from(c.propagation_timeout_seconds()));
+                let writer = match c {
+                    ProviderConfig::Rfc2136(c) => {
+                        let secret = self
+                            .keyring
+                            .open(&provider_context(pid), &rec.secret_sealed)
+                            .map_err(internal)?;
+                        Some(dns::Rfc2136 {
+                            server: c.server,
+                            zone: zone.clone(),
+                            key_name: dns::parse_name("tsig_key_name", &c.tsig_key_name)
+                                .map_err(Failure::new)?,
+                            algorithm: c.tsig_algorithm,
+                            secret,
+                        })
+                    }
+                    ProviderConfig::Callback(c) => {
+                        callback_channel = Some(c.channel_id);
+                        None
+                    }
+                };
+                Some((writer, zone, timeout))
             }
             None => None,
         };
-        let solver = match &provider {
-            Some((p, timeout)) => Solver::Dns01 {
-                provider: p,
+        let solver = match &dns_setup {
+            Some((writer, zone, timeout)) => Solver::Dns01 {
+                writer: match writer {
+                    Some(p) => DnsWriter::Rfc2136(p),
+                    None => DnsWriter::Callback,
+                },
+                zone: zone.clone(),
                 lookup: self.policy.acme.lookup,
-                propagation_timeout: std::time::Duration::from_secs(u64::from(*timeout)),
+                propagation_timeout: *timeout,
             },
             None => Solver::Http01,
         };
@@ -510,7 +549,8 @@ impl App {
         };
         let hooks = StoreHooks {
             app: self,
-            order_id: order.id,
+            order,
+            callback_channel,
             now,
         };
         let replaces = match order.renews_cert_id {
@@ -670,11 +710,7 @@ impl App {
             None => (
                 prospective_record(order, now),
                 EventType::CertOrderFailed,
-                Some(format!(
-                    "{}/api/v1/orders/{}",
-                    self.policy.public_url.trim_end_matches('/'),
-                    order.id
-                )),
+                Some(self.order_link(order.id)),
             ),
         };
         for ch in self.store.channels_enabled_in(tx).await? {
@@ -692,6 +728,71 @@ impl App {
                 .await?;
             self.delivery_wakeup.notify_one();
         }
+        Ok(())
+    }
+
+    /// Where the API shows order `id`.
+    fn order_link(&self, id: Uuid) -> String {
+        format!(
+            "{}/api/v1/orders/{id}",
+            self.policy.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// Tell a callback provider's webhook channel (`channel_id`) that `record` of `order` is
+    /// needed (`dns.validation_required`) or may go (`dns.validation_completed`), through the
+    /// outbox. The channel's event filter applies; its scope does not: the provider names it.
+    async fn dns_record_notice(
+        &self,
+        order: &OrderRecord,
+        channel_id: Option<Uuid>,
+        event: EventType,
+        record: &acme::DnsRecord,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let channel_id = channel_id.ok_or_else(|| {
+            Error::Internal(format!("order {}: no callback channel is set", order.id))
+        })?;
+        let ch = self.store.channel_get(channel_id).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "the callback provider's notification channel {channel_id} is gone"
+            ))
+        })?;
+        if !ch.enabled {
+            return Err(Error::Conflict(format!(
+                "the callback provider's notification channel {:?} is disabled",
+                ch.name
+            )));
+        }
+        if !channels::wants(&ch, event) {
+            return Err(Error::Conflict(format!(
+                "the callback provider's notification channel {:?} does not send {}",
+                ch.name,
+                event.as_str()
+            )));
+        }
+        let mut summary = outbox::summary(
+            &prospective_record(order, now),
+            now,
+            &self.policy.public_url,
+            None,
+        );
+        summary.url = self.order_link(order.id);
+        let mut n = outbox::notification(&ch, event, vec![summary], now);
+        n.summary = format!("{}: TXT {} for {}", n.summary, record.name, record.domain);
+        n.dns_record = Some(DnsRecordNotice {
+            order_id: order.id,
+            domain: record.domain.clone(),
+            record_name: record.name.to_ascii(),
+            record_type: "TXT".into(),
+            value: record.value.clone(),
+        });
+        let mut tx = self.store.begin_write().await?;
+        self.store
+            .outbox_insert(&mut tx, &outbox::pending_record(&n)?)
+            .await?;
+        tx.commit().await?;
+        self.delivery_wakeup.notify_one();
         Ok(())
     }
 
