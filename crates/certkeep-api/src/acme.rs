@@ -73,6 +73,9 @@ pub enum DnsProviderKind {
     /// certkeep sends `dns.validation_required` to a webhook channel, waits until the zone's
     /// authoritative nameservers serve the record, and sends `dns.validation_completed` after.
     Callback,
+    /// The order stops in `awaiting_dns` showing the TXT records; a person creates them and
+    /// calls `POST /api/v1/orders/{id}/validate`.
+    Manual,
 }
 
 impl DnsProviderKind {
@@ -80,13 +83,18 @@ impl DnsProviderKind {
         match self {
             DnsProviderKind::Rfc2136 => "rfc2136",
             DnsProviderKind::Callback => "callback",
+            DnsProviderKind::Manual => "manual",
         }
     }
 
     pub fn parse(s: &str) -> Option<DnsProviderKind> {
-        [DnsProviderKind::Rfc2136, DnsProviderKind::Callback]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            DnsProviderKind::Rfc2136,
+            DnsProviderKind::Callback,
+            DnsProviderKind::Manual,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -290,6 +298,8 @@ pub enum OrderStatus {
     Pending,
     /// A worker is proving control of the domains to the CA.
     Validating,
+    /// Manual DNS-01: waiting for someone to create `dns_records` and call `validate`.
+    AwaitingDns,
     /// The certificate is in the inventory (`certificate_id`).
     Issued,
     /// It failed; `error` says why, `problem` is the CA's problem document.
@@ -301,6 +311,7 @@ impl OrderStatus {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Validating => "validating",
+            OrderStatus::AwaitingDns => "awaiting_dns",
             OrderStatus::Issued => "issued",
             OrderStatus::Failed => "failed",
         }
@@ -310,6 +321,7 @@ impl OrderStatus {
         [
             OrderStatus::Pending,
             OrderStatus::Validating,
+            OrderStatus::AwaitingDns,
             OrderStatus::Issued,
             OrderStatus::Failed,
         ]
@@ -373,6 +385,9 @@ pub struct OrderInfo {
     pub failed_domain: Option<String>,
     /// The inventory entry, once issued.
     pub certificate_id: Option<Uuid>,
+    /// Manual DNS-01: the TXT records to create before calling `validate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_records: Vec<DnsRecordInfo>,
     /// How many times a worker has run the order.
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -381,6 +396,19 @@ pub struct OrderInfo {
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub finished_at: Option<OffsetDateTime>,
+}
+
+/// A DNS-01 TXT record to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DnsRecordInfo {
+    /// The name validated, as ordered (`*.example.com` for a wildcard).
+    pub domain: String,
+    /// Fully qualified, after any CNAME at `_acme-challenge.<domain>`. A wildcard and its base
+    /// name share one name with two values.
+    pub record_name: String,
+    pub record_type: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

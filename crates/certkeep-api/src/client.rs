@@ -459,6 +459,12 @@ impl Client {
             .await
     }
 
+    /// The TXT records of a manual DNS-01 order are in place: let it go on.
+    pub async fn order_validate(&self, id: Uuid) -> Result<OrderInfo, ClientError> {
+        self.send_json(self.request(Method::POST, &format!("/api/v1/orders/{id}/validate")))
+            .await
+    }
+
     /// Renew an ordered certificate now; the renewal order runs in the background.
     pub async fn certificate_renew(
         &self,

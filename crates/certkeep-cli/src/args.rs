@@ -215,8 +215,11 @@ pub enum ReasonArg {
 pub enum OrderCommand {
     /// List the newest orders, newest first.
     List,
-    /// Show one order: its status, and why it failed.
+    /// Show one order: its status, why it failed, and (manual DNS-01) the TXT records to create.
     Get(OrderIdArg),
+    /// The TXT records of a manual DNS-01 order are in place: check they are served and have
+    /// the CA validate (Manager).
+    Validate(OrderIdArg),
 }
 
 #[derive(Debug, Args)]
@@ -279,7 +282,7 @@ pub struct AcmeAccountCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DnsProviderCommand {
-    /// Configure an RFC 2136 or callback provider (Manager, not limited to a group).
+    /// Configure an RFC 2136, callback or manual provider (Manager, not limited to a group).
     Create(DnsProviderCreateArgs),
     /// List providers.
     List,
@@ -292,7 +295,8 @@ pub struct DnsProviderCreateArgs {
     #[arg(long)]
     pub name: String,
     /// rfc2136: certkeep writes the records by dynamic updates; callback: a webhook channel
-    /// is sent dns.validation_required / dns.validation_completed and its receiver writes them.
+    /// is sent dns.validation_required / dns.validation_completed and its receiver writes them;
+    /// manual: orders stop showing the records, someone creates them and runs `order validate`.
     #[arg(long, value_enum, default_value_t = ProviderKindArg::Rfc2136)]
     pub kind: ProviderKindArg,
     /// The zone the records go into, e.g. `example.com`.
@@ -321,6 +325,7 @@ pub struct DnsProviderCreateArgs {
 pub enum ProviderKindArg {
     Rfc2136,
     Callback,
+    Manual,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -54,6 +54,12 @@ fn order_view(o: &OrderInfo) -> KeyValues {
     if let Some(p) = o.problem.as_ref().and_then(|p| p.kind.as_deref()) {
         kv.add("CA problem", p);
     }
+    for r in &o.dns_records {
+        kv.add(
+            "TXT record",
+            format!("{} {:?} (for {})", r.record_name, r.value, r.domain),
+        );
+    }
     kv.add("attempts", o.attempts.to_string())
         .add("created", time(o.created_at))
         .add("finished", opt_time(o.finished_at));
@@ -167,6 +173,7 @@ pub async fn run(client: &Client, output: OutputFormat, cmd: OrderCommand) -> Re
             }
         }
         OrderCommand::Get(a) => print_order(output, &client.order_get(a.id).await?),
+        OrderCommand::Validate(a) => print_order(output, &client.order_validate(a.id).await?),
     }
 }
 
@@ -338,6 +345,7 @@ async fn provider_create(
             kind: Some(match a.kind {
                 ProviderKindArg::Rfc2136 => DnsProviderKind::Rfc2136,
                 ProviderKindArg::Callback => DnsProviderKind::Callback,
+                ProviderKindArg::Manual => DnsProviderKind::Manual,
             }),
             server: a.server.unwrap_or_default(),
             zone: a.zone,

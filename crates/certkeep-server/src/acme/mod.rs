@@ -252,6 +252,8 @@ pub enum DnsWriter<'a> {
     Rfc2136(&'a dns::Rfc2136),
     /// Someone told through the order's hooks (a webhook receiver).
     Callback,
+    /// A person, shown the records: until `confirmed`, the order stops once they are known.
+    Manual { confirmed: bool },
 }
 
 /// A DNS-01 record of this order, to remove afterwards.
@@ -290,16 +292,26 @@ pub struct OrderSpec<'a> {
     /// DER of the certificate being renewed: named in the order (RFC 9773 `replaces`) when
     /// the CA offers renewal information.
     pub replaces: Option<&'a [u8]>,
+    /// The order at the CA already made by an earlier run (manual DNS-01), to go on with.
+    pub existing_url: Option<&'a str>,
 }
 
-/// Run one order to its certificate chain (PEM, leaf first). DNS-01 records written are
-/// removed before returning, whatever the outcome.
+/// Where a run of an order ended.
+pub enum Outcome {
+    /// The certificate chain (PEM, leaf first).
+    Issued(String),
+    /// Manual DNS-01: these records are to be created before the CA is asked to validate.
+    AwaitingDns(Vec<DnsRecord>),
+}
+
+/// Run one order to its certificate chain, or (manual DNS-01) to the records a person is to
+/// create. DNS-01 records written are removed before returning, whatever the outcome.
 pub async fn run_order(
     account: &Account,
     spec: &OrderSpec<'_>,
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
-) -> Result<String, Failure> {
+) -> Result<Outcome, Failure> {
     let mut written: Vec<DnsRecord> = Vec::new();
     let result = run_order_inner(account, spec, solver, hooks, &mut written).await;
     if let Solver::Dns01 { writer, .. } = solver {
@@ -311,6 +323,8 @@ pub async fn run_order(
                     }
                 }
                 DnsWriter::Callback => hooks.dns_record_completed(r).await,
+                // The person who created them removes them.
+                DnsWriter::Manual { .. } => {}
             }
         }
     }
@@ -323,7 +337,7 @@ async fn run_order_inner(
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
     written: &mut Vec<DnsRecord>,
-) -> Result<String, Failure> {
+) -> Result<Outcome, Failure> {
     let (domains, key) = (spec.domains, spec.key);
     let identifiers: Vec<Identifier> = domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
     let replaced = spec.replaces.map(rustls_pki_types::CertificateDer::from);
@@ -333,14 +347,15 @@ async fn run_order_inner(
     // `replaces` is sent only to CAs with renewal information; one that then answers badly
     // (ignores the field, or says it was already replaced) gets the plain order instead.
     let plain = NewOrder::new(&identifiers);
-    let tried_replaces = replaced_id.is_some();
-    let first = match replaced_id {
-        Some(id) => {
+    let tried_replaces = replaced_id.is_some() && spec.existing_url.is_none();
+    let first = match (spec.existing_url, replaced_id) {
+        (Some(url), _) => account.order(url.to_string()).await,
+        (None, Some(id)) => {
             account
                 .new_order(&NewOrder::new(&identifiers).replaces(id))
                 .await
         }
-        None => account.new_order(&plain).await,
+        (None, None) => account.new_order(&plain).await,
     };
     let mut order = match first {
         Err(e) if tried_replaces => {
@@ -412,11 +427,20 @@ async fn run_order_inner(
                             .await
                             .map_err(|e| Failure::at(&domain, e))?,
                         DnsWriter::Callback => hooks.dns_record_required(&record).await?,
+                        DnsWriter::Manual { .. } => {}
                     }
                     written.push(record);
                 }
             }
         }
+    }
+    if let Solver::Dns01 {
+        writer: DnsWriter::Manual { confirmed: false },
+        ..
+    } = solver
+        && !written.is_empty()
+    {
+        return Ok(Outcome::AwaitingDns(std::mem::take(written)));
     }
     if let Solver::Dns01 {
         zone,
@@ -474,6 +498,7 @@ async fn run_order_inner(
     order
         .poll_certificate(&retry.timeout(ISSUANCE_TIMEOUT))
         .await
+        .map(Outcome::Issued)
         .map_err(|e| failure("waiting for the certificate", e))
 }
 

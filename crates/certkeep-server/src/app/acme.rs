@@ -49,10 +49,18 @@ pub(super) struct CallbackConfig {
     pub propagation_timeout_seconds: u32,
 }
 
+/// The settings of a manual provider, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ManualConfig {
+    pub zone: String,
+    pub propagation_timeout_seconds: u32,
+}
+
 /// A provider's stored settings, by its kind.
 pub(super) enum ProviderConfig {
     Rfc2136(Rfc2136Config),
     Callback(CallbackConfig),
+    Manual(ManualConfig),
 }
 
 impl ProviderConfig {
@@ -60,6 +68,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Rfc2136(c) => &c.zone,
             ProviderConfig::Callback(c) => &c.zone,
+            ProviderConfig::Manual(c) => &c.zone,
         }
     }
 
@@ -67,6 +76,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Rfc2136(c) => c.propagation_timeout_seconds,
             ProviderConfig::Callback(c) => c.propagation_timeout_seconds,
+            ProviderConfig::Manual(c) => c.propagation_timeout_seconds,
         }
     }
 }
@@ -84,6 +94,9 @@ pub(super) fn provider_config(rec: &DnsProviderRecord) -> Result<ProviderConfig>
             .map_err(unreadable),
         Some(DnsProviderKind::Callback) => serde_json::from_str(&rec.config)
             .map(ProviderConfig::Callback)
+            .map_err(unreadable),
+        Some(DnsProviderKind::Manual) => serde_json::from_str(&rec.config)
+            .map(ProviderConfig::Manual)
             .map_err(unreadable),
         None => Err(Error::Internal(format!(
             "DNS provider {} has the unknown kind {:?}",
@@ -131,6 +144,12 @@ fn provider_info(p: &DnsProviderRecord) -> Result<DnsProviderInfo> {
             kind: DnsProviderKind::Callback,
             zone: c.zone,
             channel_id: Some(c.channel_id),
+            propagation_timeout_seconds: c.propagation_timeout_seconds,
+            ..info
+        },
+        ProviderConfig::Manual(c) => DnsProviderInfo {
+            kind: DnsProviderKind::Manual,
+            zone: c.zone,
             propagation_timeout_seconds: c.propagation_timeout_seconds,
             ..info
         },
@@ -185,6 +204,22 @@ fn validate_root_pem(pem_text: &str) -> Result<String> {
         ))
     })?;
     Ok(pem_text.to_string())
+}
+
+/// Providers other than rfc2136 take no server and no TSIG key.
+fn refuse_rfc2136_fields(req: &CreateDnsProviderRequest) -> Result<()> {
+    for (field, value) in [
+        ("server", &req.server),
+        ("tsig_key_name", &req.tsig_key_name),
+        ("tsig_secret", &req.tsig_secret),
+    ] {
+        if !value.trim().is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` applies only to `kind` rfc2136"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn validate_server(s: &str) -> Result<String> {
@@ -400,18 +435,22 @@ impl App {
                     let detail = json!({"server": config.server, "zone": config.zone});
                     (serde_json::to_string(&config), secret, detail)
                 }
-                DnsProviderKind::Callback => {
-                    for (field, value) in [
-                        ("server", &req.server),
-                        ("tsig_key_name", &req.tsig_key_name),
-                        ("tsig_secret", &req.tsig_secret),
-                    ] {
-                        if !value.trim().is_empty() {
-                            return Err(Error::InvalidInput(format!(
-                                "`{field}` applies only to `kind` rfc2136"
-                            )));
-                        }
+                DnsProviderKind::Manual => {
+                    refuse_rfc2136_fields(&req)?;
+                    if req.channel_id.is_some() {
+                        return Err(Error::InvalidInput(
+                            "`channel_id` applies only to `kind` callback".into(),
+                        ));
                     }
+                    let config = ManualConfig {
+                        zone,
+                        propagation_timeout_seconds: timeout,
+                    };
+                    let detail = json!({"zone": config.zone});
+                    (serde_json::to_string(&config), Vec::new(), detail)
+                }
+                DnsProviderKind::Callback => {
+                    refuse_rfc2136_fields(&req)?;
                     let channel_id = req.channel_id.ok_or_else(|| {
                         Error::InvalidInput("`channel_id` is required with `kind` callback".into())
                     })?;

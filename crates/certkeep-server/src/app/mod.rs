@@ -82,6 +82,10 @@ pub mod actions {
     pub const ORDER_READ: &str = "order.read";
     /// The order job's run of an order: success (issued) or failed, by no token.
     pub const ORDER_ISSUE: &str = "order.issue";
+    /// The order job stopped a manual DNS-01 order until its records are created.
+    pub const ORDER_AWAIT_DNS: &str = "order.await_dns";
+    /// Someone said the records of a manual DNS-01 order are in place.
+    pub const ORDER_VALIDATE: &str = "order.validate";
     pub const CERTIFICATE_RENEW: &str = "certificate.renew";
     pub const CERTIFICATE_REVOKE: &str = "certificate.revoke";
 }

@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 
 use certkeep_api::{
-    AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderList,
-    OrderStatus, RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest, Role,
+    AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, DnsRecordInfo, KeyType,
+    OrderInfo, OrderList, OrderStatus, RenewCertificateRequest, RevocationInfo,
+    RevokeCertificateRequest, Role,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -65,6 +66,13 @@ fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
             .and_then(|p| serde_json::from_str::<AcmeProblem>(p).ok()),
         failed_domain: o.failed_domain.clone(),
         certificate_id: o.cert_id,
+        dns_records: o
+            .dns_records
+            .as_deref()
+            .map(serde_json::from_str::<Vec<DnsRecordInfo>>)
+            .transpose()
+            .map_err(|_| bad("DNS records"))?
+            .unwrap_or_default(),
         attempts: o.attempts,
         created_at: o.created_at,
         updated_at: o.updated_at,
@@ -207,11 +215,21 @@ impl OrderHooks for StoreHooks<'_> {
     }
 }
 
+/// What talking to the CA came to.
+enum Obtained {
+    /// The chain (PEM) and the new key (PKCS#8 DER).
+    Issued(String, Zeroizing<Vec<u8>>),
+    /// Manual DNS-01: the records to create first.
+    AwaitingDns(Vec<acme::DnsRecord>),
+}
+
 /// What one run of an order came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderRun {
     Issued(Uuid),
     Failed,
+    /// Manual DNS-01: stopped until someone creates the records and calls validate.
+    AwaitingDns,
     /// Cut short by something that passes (the CA refused a nonce three times in a row): back
     /// to pending for the next round.
     Retrying,
@@ -305,6 +323,8 @@ impl App {
                 problem: None,
                 failed_domain: None,
                 order_url: None,
+                dns_records: None,
+                dns_confirmed: false,
                 attempts: 0,
                 created_by: Some(p.token_id),
                 created_at: now,
@@ -372,6 +392,49 @@ impl App {
             .await
     }
 
+    /// Someone created the TXT records of a manual DNS-01 order: it runs again, checks they
+    /// are served, and has the CA validate (Manager of the order's group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, order_id = %id))]
+    pub async fn order_validate(&self, ctx: &RequestCtx, id: Uuid) -> Result<OrderInfo> {
+        const ACTION: &str = actions::ORDER_VALIDATE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            p.require(Role::Manager, o.group.as_deref(), "validating an order")?;
+            let mut tx = self.store.begin_write().await?;
+            if !self
+                .store
+                .order_confirm_dns(&mut tx, id, whole_second(ctx.now))
+                .await?
+            {
+                return Err(Error::Conflict(format!(
+                    "order {id} is {}, not awaiting_dns: there is nothing to validate",
+                    o.status
+                )));
+            }
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                json!({"name": o.name}),
+            )
+            .await?;
+            tx.commit().await?;
+            let o = self
+                .store
+                .order_get(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("order {id} not found")))?;
+            order_info(&o)
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
     /// Run `order` (already marked validating by the caller, who holds its lease) to its end.
     #[instrument(skip_all, fields(order_id = %order.id))]
     pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
@@ -387,7 +450,39 @@ impl App {
             self.order_obtain(order, key_type, now).await
         };
         let failure = match outcome {
-            Ok((chain_pem, key_pkcs8)) => {
+            Ok(Obtained::AwaitingDns(records)) => {
+                let records: Vec<DnsRecordInfo> = records
+                    .iter()
+                    .map(|r| DnsRecordInfo {
+                        domain: r.domain.clone(),
+                        record_name: r.name.to_ascii(),
+                        record_type: "TXT".into(),
+                        value: r.value.clone(),
+                    })
+                    .collect();
+                let json = serde_json::to_string(&records)
+                    .map_err(|e| Error::Internal(format!("cannot encode DNS records: {e}")))?;
+                let mut tx = self.store.begin_write().await?;
+                if self
+                    .store
+                    .order_await_dns(&mut tx, order.id, &json, now)
+                    .await?
+                {
+                    let detail = json!({"name": order.name, "dns_records": records});
+                    self.order_job_audit(
+                        &mut tx,
+                        order,
+                        actions::ORDER_AWAIT_DNS,
+                        AuditOutcome::Success,
+                        detail,
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                return Ok(OrderRun::AwaitingDns);
+            }
+            Ok(Obtained::Issued(chain_pem, key_pkcs8)) => {
                 let mut tx = self.store.begin_write().await?;
                 self.store.http_challenges_clear(&mut tx, order.id).await?;
                 match self
@@ -451,13 +546,27 @@ impl App {
         detail: serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<()> {
+        self.order_job_audit(tx, order, actions::ORDER_ISSUE, outcome, detail, now)
+            .await
+    }
+
+    /// An audit event of the order job about `order`.
+    async fn order_job_audit(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        action: &str,
+        outcome: AuditOutcome,
+        detail: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         audit::append(
             &self.store,
             tx,
             NewEvent {
                 time: now,
                 token_id: None,
-                action: actions::ORDER_ISSUE.to_string(),
+                action: action.to_string(),
                 target: Some(order.id.to_string()),
                 outcome,
                 request_id: format!("job:acme_order:{}", order.id),
@@ -468,13 +577,14 @@ impl App {
         Ok(())
     }
 
-    /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), or why not.
+    /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), the records a person is
+    /// to create, or why not.
     async fn order_obtain(
         &self,
         order: &OrderRecord,
         key_type: KeyType,
         now: OffsetDateTime,
-    ) -> std::result::Result<(String, Zeroizing<Vec<u8>>), Failure> {
+    ) -> std::result::Result<Obtained, Failure> {
         let internal = |e: Error| Failure::new(e.to_string());
         let account_rec = self
             .store
@@ -493,6 +603,7 @@ impl App {
             .map_err(|_| Failure::new("stored account credentials are not UTF-8"))?;
         let account = acme::account(creds, account_rec.ca_root_pem.as_deref()).await?;
         let mut callback_channel = None;
+        let mut manual = false;
         let dns_setup = match order.dns_provider_id {
             Some(pid) => {
                 let rec = self
@@ -524,6 +635,10 @@ impl App {
                         callback_channel = Some(c.channel_id);
                         None
                     }
+                    ProviderConfig::Manual(_) => {
+                        manual = true;
+                        None
+                    }
                 };
                 Some((writer, zone, timeout))
             }
@@ -533,6 +648,9 @@ impl App {
             Some((writer, zone, timeout)) => Solver::Dns01 {
                 writer: match writer {
                     Some(p) => DnsWriter::Rfc2136(p),
+                    None if manual => DnsWriter::Manual {
+                        confirmed: order.dns_confirmed,
+                    },
                     None => DnsWriter::Callback,
                 },
                 zone: zone.clone(),
@@ -561,9 +679,17 @@ impl App {
             domains: &order.domains,
             key: &key,
             replaces: replaces.as_deref(),
+            // A manual order goes on with the CA's order (and its challenges) it stopped in.
+            existing_url: order.order_url.as_deref().filter(|_| manual),
         };
-        let chain = acme::run_order(&account, &spec, &solver, &hooks).await?;
-        Ok((chain, Zeroizing::new(key.serialize_der())))
+        Ok(
+            match acme::run_order(&account, &spec, &solver, &hooks).await? {
+                acme::Outcome::Issued(chain) => {
+                    Obtained::Issued(chain, Zeroizing::new(key.serialize_der()))
+                }
+                acme::Outcome::AwaitingDns(records) => Obtained::AwaitingDns(records),
+            },
+        )
     }
 
     /// Store the issued chain as an inventory entry, like an import, and notify `cert.issued`.
@@ -851,6 +977,8 @@ impl App {
             problem: None,
             failed_domain: None,
             order_url: None,
+            dns_records: None,
+            dns_confirmed: false,
             attempts: 0,
             created_by: p.map(|p| p.token_id),
             created_at: now,

@@ -28,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(dns_provider_get, dns_provider_delete))
         .routes(routes!(order_create, order_list))
         .routes(routes!(order_get))
+        .routes(routes!(order_validate))
         .routes(routes!(certificate_renew))
         .routes(routes!(certificate_revoke))
 }
@@ -206,6 +207,22 @@ async fn order_get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<OrderInfo>> {
     Ok(Json(app.order_get(&ctx, id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/orders/{id}/validate", tag = "acme",
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 202, description = "The TXT records of this manual DNS-01 order are in place: it runs again, checks every authoritative nameserver serves them, and has the CA validate", body = OrderInfo),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "The order is not awaiting_dns", body = ErrorBody)
+    ))]
+async fn order_validate(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, Json<OrderInfo>)> {
+    let o = app.order_validate(&ctx, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(o)))
 }
 
 #[utoipa::path(post, path = "/api/v1/certificates/{id}/renew", tag = "acme",

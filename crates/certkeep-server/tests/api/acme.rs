@@ -51,6 +51,18 @@ async fn env_configured(
     Env { t, bind, pebble }
 }
 
+/// Peers without EAB and an account at the CA.
+async fn env_and_account() -> (Env, Uuid) {
+    let env = env(false).await;
+    let account = env
+        .t
+        .admin
+        .acme_account_create(&account_request(&env.pebble))
+        .await
+        .unwrap();
+    (env, account.id)
+}
+
 fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
     CreateAcmeAccountRequest {
         name: "pebble".into(),
@@ -997,6 +1009,14 @@ async fn bad_orders_and_settings_are_refused_naming_the_field() {
             },
             "`channel_id` applies only",
         ),
+        (
+            CreateDnsProviderRequest {
+                kind: Some(DnsProviderKind::Manual),
+                tsig_key_name: "k".into(),
+                ..callback.clone()
+            },
+            "`tsig_key_name` applies only",
+        ),
     ] {
         let e = t.admin.dns_provider_create(&req).await.unwrap_err();
         assert_eq!(e.status(), Some(400), "{e}");
@@ -1171,12 +1191,14 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
     if !tools_available() {
         return;
     }
-    let Env { t, pebble, bind } = env(false).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let (
+        Env {
+            t,
+            bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
     let (mut receiver, channel, provider) = callback_setup(&t, "callback", 20).await;
     assert_eq!(provider.kind, DnsProviderKind::Callback);
     assert_eq!(provider.channel_id, Some(channel));
@@ -1186,7 +1208,7 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
         &t,
         "callback",
         &["cb.acme.test", "*.cb.acme.test"],
-        account.id,
+        account,
         provider.id,
     )
     .await;
@@ -1240,7 +1262,7 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
         &t,
         "never",
         &["nobody.acme.test"],
-        account.id,
+        account,
         silent_provider.id,
     )
     .await;
@@ -1271,5 +1293,94 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
             .contains("did not appear"),
         "{seen:?}"
     );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn manual_provider_order_waits_for_records_and_validate() {
+    if !tools_available() {
+        return;
+    }
+    let (
+        Env {
+            t,
+            bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
+    let provider = t
+        .admin
+        .dns_provider_create(&CreateDnsProviderRequest {
+            name: "by hand".into(),
+            kind: Some(DnsProviderKind::Manual),
+            zone: ZONE.into(),
+            propagation_timeout_seconds: Some(20),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(provider.kind, DnsProviderKind::Manual);
+    let created = dns_order(
+        &t,
+        "manual",
+        &["man.acme.test", "*.man.acme.test"],
+        account,
+        provider.id,
+    )
+    .await;
+    // Nothing to validate yet.
+    let e = t.admin.order_validate(created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert!(e.to_string().contains("not awaiting_dns"), "{e}");
+
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.awaiting_dns, 1, "{r:?}");
+    let waiting = t.admin.order_get(created.id).await.unwrap();
+    assert_eq!(waiting.status, OrderStatus::AwaitingDns);
+    assert_eq!(waiting.dns_records.len(), 2, "{waiting:?}");
+    let mut domains: Vec<&str> = waiting
+        .dns_records
+        .iter()
+        .map(|r| r.domain.as_str())
+        .collect();
+    domains.sort();
+    assert_eq!(domains, vec!["*.man.acme.test", "man.acme.test"]);
+    for r in &waiting.dns_records {
+        assert_eq!(r.record_name, "_acme-challenge.man.acme.test.");
+        assert_eq!(r.record_type, "TXT");
+    }
+    // A waiting order is left alone by the job, and only a Manager may let it go on.
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r, order_job::OrderReport::default());
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    let e = reader.order_validate(created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+
+    // The person creates the records, then says so.
+    for r in &waiting.dns_records {
+        bind.nsupdate(&format!(
+            "update add {} 60 TXT \"{}\"",
+            r.record_name, r.value
+        ));
+    }
+    let resumed = t.admin.order_validate(created.id).await.unwrap();
+    assert_eq!(resumed.status, OrderStatus::Pending);
+    let e = t.admin.order_validate(created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    let meta = t
+        .admin
+        .certificate_get(done.certificate_id.unwrap())
+        .await
+        .unwrap();
+    let mut domains = meta.domains.clone();
+    domains.sort();
+    assert_eq!(domains, vec!["*.man.acme.test", "man.acme.test"]);
     t.stop().await;
 }

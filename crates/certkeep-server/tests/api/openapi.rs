@@ -71,6 +71,7 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/orders", "get"),
         ("/api/v1/orders", "post"),
         ("/api/v1/orders/{id}", "get"),
+        ("/api/v1/orders/{id}/validate", "post"),
         ("/api/v1/certificates/{id}/renew", "post"),
         ("/api/v1/certificates/{id}/revoke", "post"),
     ];
