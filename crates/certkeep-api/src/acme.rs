@@ -289,6 +289,31 @@ pub struct RenewCertificateRequest {
     pub rekey: bool,
 }
 
+/// Turning automatic renewal of an ordered certificate on or off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRenewalRequest {
+    pub auto_renew: bool,
+}
+
+/// The renewal state of an ordered certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RenewalInfo {
+    pub certificate_id: Uuid,
+    /// The order that issued the current version; renewals repeat its settings.
+    pub order_id: Uuid,
+    /// Whether the renewal job renews it (manual renewal works either way).
+    pub auto_renew: bool,
+    /// When the renewal job starts the next renewal (if `auto_renew`).
+    #[serde(with = "time::serde::rfc3339")]
+    pub renew_at: OffsetDateTime,
+    /// Failed renewals in a row, and the last reason.
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
 /// Where an order is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

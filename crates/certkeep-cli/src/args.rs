@@ -126,6 +126,9 @@ pub enum CertCommand {
     Renew(RenewArgs),
     /// Revoke the current version of an ordered certificate at its CA.
     Revoke(RevokeArgs),
+    /// Show an ordered certificate's renewal state; --auto-renew turns automatic renewal on or
+    /// off (Manager).
+    Renewal(RenewalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +194,21 @@ pub struct RenewArgs {
     /// Generate a new key instead of keeping the current one.
     #[arg(long)]
     pub rekey: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewalArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    #[arg(long, value_enum)]
+    pub auto_renew: Option<Switch>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]

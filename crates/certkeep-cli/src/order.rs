@@ -5,12 +5,13 @@ use certkeep_api::{
     AcmeAccountInfo, ChallengeType, Client, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderKind, EabCredentials, KeyType, OrderInfo,
     RenewCertificateRequest, RevocationReason, RevokeCertificateRequest, TsigAlgorithm,
+    UpdateRenewalRequest,
 };
 
 use crate::args::{
     AcmeAccountCommand, AcmeAccountCreateArgs, AcmeCommand, ChallengeArg, DnsProviderCommand,
     DnsProviderCreateArgs, KeyTypeArg, OrderArgs, OrderCommand, OutputFormat, ProviderKindArg,
-    ReasonArg, RenewArgs, RevokeArgs, TsigArg,
+    ReasonArg, RenewArgs, RenewalArgs, RevokeArgs, Switch, TsigArg,
 };
 use crate::error::CliError;
 use crate::input::{parse_labels, read_input, read_secret_file};
@@ -110,6 +111,39 @@ pub async fn renew(client: &Client, output: OutputFormat, a: RenewArgs) -> Resul
         .certificate_renew(a.id, &RenewCertificateRequest { rekey: a.rekey })
         .await?;
     print_order(output, &o)
+}
+
+pub async fn renewal(
+    client: &Client,
+    output: OutputFormat,
+    a: RenewalArgs,
+) -> Result<(), CliError> {
+    let r = match a.auto_renew {
+        Some(switch) => {
+            client
+                .certificate_renewal_update(
+                    a.id,
+                    &UpdateRenewalRequest {
+                        auto_renew: switch == Switch::On,
+                    },
+                )
+                .await?
+        }
+        None => client.certificate_renewal_get(a.id).await?,
+    };
+    match output {
+        OutputFormat::Json => print_json(&r),
+        OutputFormat::Table => {
+            let mut kv = KeyValues::new();
+            kv.add("certificate", r.certificate_id.to_string())
+                .add("order", r.order_id.to_string())
+                .add("auto renew", yes_no(r.auto_renew))
+                .add("renew at", time(r.renew_at))
+                .add("failures in a row", r.failures.to_string())
+                .add("last error", opt_str(r.last_error.as_deref()));
+            print_text(&kv.render())
+        }
+    }
 }
 
 pub async fn revoke(client: &Client, output: OutputFormat, a: RevokeArgs) -> Result<(), CliError> {

@@ -87,6 +87,8 @@ pub mod actions {
     /// Someone said the records of a manual DNS-01 order are in place.
     pub const ORDER_VALIDATE: &str = "order.validate";
     pub const CERTIFICATE_RENEW: &str = "certificate.renew";
+    pub const CERTIFICATE_RENEWAL_READ: &str = "certificate.renewal_read";
+    pub const CERTIFICATE_RENEWAL_UPDATE: &str = "certificate.renewal_update";
     pub const CERTIFICATE_REVOKE: &str = "certificate.revoke";
 }
 

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use certkeep_api::{
     AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, DnsRecordInfo, KeyType,
-    OrderInfo, OrderList, OrderStatus, RenewCertificateRequest, RevocationInfo,
-    RevokeCertificateRequest, Role,
+    OrderInfo, OrderList, OrderStatus, RenewCertificateRequest, RenewalInfo, RevocationInfo,
+    RevokeCertificateRequest, Role, UpdateRenewalRequest,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -1047,6 +1047,81 @@ impl App {
         )
         .await?;
         result
+    }
+
+    /// The renewal state of ordered entry `id`, for a caller who may see it.
+    async fn renewal_state(&self, p: &Principal, id: Uuid) -> Result<RenewalInfo> {
+        self.visible_certificate(p, id).await?;
+        let a = self.store.acme_certificate_get(id).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "certificate {id} was not ordered through certkeep, so it has no renewal"
+            ))
+        })?;
+        Ok(RenewalInfo {
+            certificate_id: id,
+            order_id: a.order_id,
+            auto_renew: a.auto_renew,
+            renew_at: a.renew_at,
+            failures: a.failures,
+            last_error: a.last_error,
+        })
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_renewal_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<RenewalInfo> {
+        const ACTION: &str = actions::CERTIFICATE_RENEWAL_READ;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = self.renewal_state(&p, id).await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    /// Turn automatic renewal of an ordered certificate on or off (Manager of its group). The
+    /// renewal job only renews entries with it on; renewals keep the setting.
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_renewal_update(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: UpdateRenewalRequest,
+    ) -> Result<RenewalInfo> {
+        const ACTION: &str = actions::CERTIFICATE_RENEWAL_UPDATE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let detail = json!({"auto_renew": req.auto_renew});
+        let result = async {
+            let cert = self.visible_certificate(&p, id).await?;
+            p.require(
+                Role::Manager,
+                cert.group.as_deref(),
+                "changing automatic renewal",
+            )?;
+            let mut tx = self.store.begin_write().await?;
+            if !self
+                .store
+                .acme_certificate_set_auto_renew(&mut tx, id, req.auto_renew, whole_second(ctx.now))
+                .await?
+            {
+                return Err(Error::Conflict(format!(
+                    "certificate {id} was not ordered through certkeep, so it has no renewal"
+                )));
+            }
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                detail.clone(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.renewal_state(&p, id).await
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, detail)
+            .await
     }
 
     /// Start the automatic renewals due at `ctx.now`; how many were started.

@@ -586,6 +586,25 @@ impl Store {
         Ok(())
     }
 
+    /// Turn automatic renewal of `cert_id` on or off; `false` if it is not an ordered entry.
+    pub async fn acme_certificate_set_auto_renew(
+        &self,
+        tx: &mut WriteTx,
+        cert_id: Uuid,
+        auto_renew: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE acme_certificates SET auto_renew = $2, updated_at = $3 WHERE cert_id = $1",
+        )
+        .bind(cert_id.to_string())
+        .bind(bool_to_i64(auto_renew))
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Record a failed renewal: one more failure, the reason, and when to try again.
     pub async fn acme_certificate_failed(
         &self,

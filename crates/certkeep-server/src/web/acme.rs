@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, ErrorBody, OrderInfo, OrderList,
-    RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest,
+    RenewCertificateRequest, RenewalInfo, RevocationInfo, RevokeCertificateRequest,
+    UpdateRenewalRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,6 +31,7 @@ pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(order_get))
         .routes(routes!(order_validate))
         .routes(routes!(certificate_renew))
+        .routes(routes!(certificate_renewal_get, certificate_renewal_update))
         .routes(routes!(certificate_revoke))
 }
 
@@ -242,6 +244,47 @@ async fn certificate_renew(
     let req = accept(&app, &ctx, actions::CERTIFICATE_RENEW, Some(id), req).await?;
     let o = app.certificate_renew(&ctx, id, req).await?;
     Ok((StatusCode::ACCEPTED, Json(o)))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/renewal", tag = "acme",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses(
+        (status = 200, description = "The renewal state of an ordered certificate", body = RenewalInfo),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not an ordered certificate", body = ErrorBody)
+    ))]
+async fn certificate_renewal_get(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RenewalInfo>> {
+    Ok(Json(app.certificate_renewal_get(&ctx, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/certificates/{id}/renewal", tag = "acme",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = UpdateRenewalRequest,
+    responses(
+        (status = 200, description = "Automatic renewal turned on or off", body = RenewalInfo),
+        (status = 400, description = "Invalid request (which field, why)", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not an ordered certificate", body = ErrorBody)
+    ))]
+async fn certificate_renewal_update(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateRenewalRequest>,
+) -> ApiResult<Json<RenewalInfo>> {
+    let req = accept(
+        &app,
+        &ctx,
+        actions::CERTIFICATE_RENEWAL_UPDATE,
+        Some(id),
+        req,
+    )
+    .await?;
+    Ok(Json(app.certificate_renewal_update(&ctx, id, req).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/certificates/{id}/revoke", tag = "acme",

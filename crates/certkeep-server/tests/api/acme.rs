@@ -6,7 +6,7 @@ use certkeep_api::{
     CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
     CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DnsProviderKind, DownloadPart,
     DownloadQuery, EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest,
-    RevocationReason, RevokeCertificateRequest, Role, TsigAlgorithm,
+    RevocationReason, RevokeCertificateRequest, Role, TsigAlgorithm, UpdateRenewalRequest,
 };
 use certkeep_server::jobs::{delivery_job, order_job, renewal_job};
 use time::OffsetDateTime;
@@ -321,6 +321,43 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     // Not due yet; due once 2/3 of Pebble's five-year lifetime has passed.
     assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
     let later = v1.not_before + (v1.not_after - v1.not_before) * 0.7;
+    // Automatic renewal turned off: the job leaves it alone although it is due; only a Manager
+    // may turn it back on; bad input names the field.
+    let switch = |on: bool| UpdateRenewalRequest { auto_renew: on };
+    let off = t
+        .admin
+        .certificate_renewal_update(id, &switch(false))
+        .await
+        .unwrap();
+    assert!(!off.auto_renew);
+    assert_eq!(off.order_id, first.id);
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(0));
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    assert!(!reader.certificate_renewal_get(id).await.unwrap().auto_renew);
+    let e = reader
+        .certificate_renewal_update(id, &switch(true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let raw = t
+        .admin
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/certificates/{id}/renewal"),
+        )
+        .json(&serde_json::json!({"auto_renew": "yes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.text().await.unwrap().contains("auto_renew"));
+    assert!(
+        t.admin
+            .certificate_renewal_update(id, &switch(true))
+            .await
+            .unwrap()
+            .auto_renew
+    );
     assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
     // Started once: the unfinished renewal is not started again.
     assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(0));
@@ -328,6 +365,11 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     assert_eq!(r.issued, 1, "{r:?}");
     let v2 = t.admin.certificate_get(id).await.unwrap();
     assert_eq!(v2.version, 2);
+    // Turned off now, it stays off through the next renewal.
+    t.admin
+        .certificate_renewal_update(id, &switch(false))
+        .await
+        .unwrap();
     assert_eq!(v2.source, CertificateSource::Ordered);
     assert_ne!(v2.fingerprint_sha256, v1.fingerprint_sha256);
     assert_ne!(
@@ -353,6 +395,17 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     assert_eq!(run_order(&t, manual.id).await.status, OrderStatus::Issued);
     assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 3);
     assert_eq!(key_of(&t, id, 2).await, key_of(&t, id, 3).await);
+    assert!(
+        !t.admin
+            .certificate_renewal_get(id)
+            .await
+            .unwrap()
+            .auto_renew
+    );
+    t.admin
+        .certificate_renewal_update(id, &switch(true))
+        .await
+        .unwrap();
 
     // The name now points where certkeep does not answer: the renewal fails, says so at once,
     // and is tried again after a pause.

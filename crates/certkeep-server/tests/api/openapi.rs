@@ -73,6 +73,8 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/orders/{id}", "get"),
         ("/api/v1/orders/{id}/validate", "post"),
         ("/api/v1/certificates/{id}/renew", "post"),
+        ("/api/v1/certificates/{id}/renewal", "get"),
+        ("/api/v1/certificates/{id}/renewal", "patch"),
         ("/api/v1/certificates/{id}/revoke", "post"),
     ];
     for (p, m) in expected {
