@@ -39,6 +39,21 @@ pub struct CreateAcmeAccountRequest {
     pub ca_root_pem: Option<String>,
 }
 
+/// Changes to an ACME account; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAcmeAccountRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new contact addresses, replacing the old ones at the CA (`[]` removes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Vec<String>>,
+    /// Replace the account key with a new one at the CA (RFC 8555 key rollover).
+    #[serde(default)]
+    pub rollover_key: bool,
+}
+
 /// An ACME account as the API shows it (its key never).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

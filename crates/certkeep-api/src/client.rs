@@ -9,7 +9,7 @@ use crate::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, OrderInfo, OrderList,
     RenewCertificateRequest, RenewalInfo, RevocationInfo, RevokeCertificateRequest,
-    UpdateRenewalRequest,
+    UpdateAcmeAccountRequest, UpdateRenewalRequest,
 };
 use crate::{
     AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
@@ -458,6 +458,19 @@ impl Client {
     pub async fn order_get(&self, id: Uuid) -> Result<OrderInfo, ClientError> {
         self.send_json(self.request(Method::GET, &format!("/api/v1/orders/{id}")))
             .await
+    }
+
+    /// Change an ACME account's name or contacts, or roll its key over.
+    pub async fn acme_account_update(
+        &self,
+        id: Uuid,
+        req: &UpdateAcmeAccountRequest,
+    ) -> Result<AcmeAccountInfo, ClientError> {
+        self.send_json(
+            self.request(Method::PATCH, &format!("/api/v1/acme/accounts/{id}"))
+                .json(req),
+        )
+        .await
     }
 
     /// The TXT records of a manual DNS-01 order are in place: let it go on.

@@ -263,8 +263,29 @@ pub enum AcmeAccountCommand {
     Create(AcmeAccountCreateArgs),
     /// List accounts.
     List,
+    /// Rename an account, replace its contacts at the CA, or roll its key over (Manager, not
+    /// limited to a group).
+    Update(AcmeAccountUpdateArgs),
     /// Remove an account no order uses.
     Delete(AcmeIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct AcmeAccountUpdateArgs {
+    /// Account id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New contact address, replacing all current ones; repeat for several.
+    #[arg(long, value_name = "EMAIL", conflicts_with = "no_contact")]
+    pub contact: Vec<String>,
+    /// Remove every contact address at the CA.
+    #[arg(long)]
+    pub no_contact: bool,
+    /// Replace the account key with a new one at the CA.
+    #[arg(long)]
+    pub rollover_key: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use certkeep_api::{
     AcmeAccountInfo, ChallengeType, Client, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderKind, EabCredentials, KeyType, OrderInfo,
     RenewCertificateRequest, RevocationReason, RevokeCertificateRequest, TsigAlgorithm,
-    UpdateRenewalRequest,
+    UpdateAcmeAccountRequest, UpdateRenewalRequest,
 };
 
 use crate::args::{
@@ -280,6 +280,27 @@ pub async fn run_acme(
                     }
                     Ok(())
                 }
+            }
+        }
+        AcmeCommand::Account(AcmeAccountCommand::Update(a)) => {
+            let contact = match (a.no_contact, a.contact.is_empty()) {
+                (true, _) => Some(Vec::new()),
+                (false, true) => None,
+                (false, false) => Some(a.contact),
+            };
+            let updated = client
+                .acme_account_update(
+                    a.id,
+                    &UpdateAcmeAccountRequest {
+                        name: a.name,
+                        contact,
+                        rollover_key: a.rollover_key,
+                    },
+                )
+                .await?;
+            match output {
+                OutputFormat::Json => print_json(&updated),
+                OutputFormat::Table => print_text(&account_view(&updated).render()),
             }
         }
         AcmeCommand::Account(AcmeAccountCommand::Delete(a)) => {

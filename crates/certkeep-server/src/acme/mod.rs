@@ -116,7 +116,7 @@ fn problem_doc(p: &Problem) -> AcmeProblem {
     }
 }
 
-fn failure(context: &str, e: instant_acme::Error) -> Failure {
+pub fn failure(context: &str, e: instant_acme::Error) -> Failure {
     match e {
         instant_acme::Error::Api(p) => {
             let doc = problem_doc(&p);

@@ -6,6 +6,7 @@ use base64::Engine;
 use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     DnsProviderInfo, DnsProviderKind, DnsProviderList, Role, TsigAlgorithm,
+    UpdateAcmeAccountRequest,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -243,7 +244,101 @@ fn validate_server(s: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
+/// The CA's refusal is the caller's input at fault; anything else is the CA out of reach.
+fn ca_error(f: acme::Failure) -> Error {
+    if f.problem.is_some() {
+        Error::InvalidInput(f.message)
+    } else {
+        Error::Unavailable(f.message)
+    }
+}
+
 impl App {
+    /// Load the stored account `rec` for talking to its CA.
+    pub(super) async fn load_account(
+        &self,
+        rec: &AcmeAccountRecord,
+    ) -> Result<instant_acme::Account> {
+        let creds = self
+            .keyring
+            .open(&account_context(rec.id), &rec.credentials_sealed)?;
+        let creds = std::str::from_utf8(&creds)
+            .map_err(|_| Error::Internal("stored account credentials are not UTF-8".into()))?;
+        acme::account(creds, rec.ca_root_pem.as_deref())
+            .await
+            .map_err(|f| Error::Unavailable(f.message))
+    }
+
+    /// Rename an account, change its contacts at the CA, or roll its key over (Manager not
+    /// limited to a group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn acme_account_update(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: UpdateAcmeAccountRequest,
+    ) -> Result<AcmeAccountInfo> {
+        const ACTION: &str = actions::ACME_ACCOUNT_UPDATE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let detail = json!({
+            "name": req.name,
+            "contact": req.contact,
+            "rollover_key": req.rollover_key,
+        });
+        let result = async {
+            p.require(Role::Manager, None, "changing ACME accounts")?;
+            let mut rec = self
+                .store
+                .acme_account_get(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("ACME account {id} not found")))?;
+            if let Some(name) = &req.name {
+                rec.name = domain::validate_name("name", name)?;
+            }
+            let contact = req.contact.as_deref().map(validate_contact).transpose()?;
+            if contact.is_some() || req.rollover_key {
+                let mut account = self.load_account(&rec).await?;
+                if let Some(contact) = contact {
+                    let list: Vec<&str> = contact.iter().map(String::as_str).collect();
+                    account.update_contacts(&list).await.map_err(|e| {
+                        ca_error(acme::failure("`contact`: changing the contacts", e))
+                    })?;
+                    rec.contact = contact;
+                }
+                if req.rollover_key {
+                    let creds = account
+                        .update_key()
+                        .await
+                        .map_err(|e| ca_error(acme::failure("rolling the account key over", e)))?;
+                    let json =
+                        zeroize::Zeroizing::new(serde_json::to_string(&creds).map_err(|e| {
+                            Error::Internal(format!("cannot encode the account credentials: {e}"))
+                        })?);
+                    rec.credentials_sealed =
+                        self.keyring.seal(&account_context(id), json.as_bytes())?;
+                }
+            }
+            rec.updated_at = whole_second(ctx.now);
+            let mut tx = self.store.begin_write().await?;
+            self.store.acme_account_update(&mut tx, &rec).await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                detail.clone(),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(account_info(&rec))
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, detail)
+            .await
+    }
+
     #[instrument(skip_all, fields(request_id = %ctx.request_id))]
     pub async fn acme_account_create(
         &self,
@@ -279,13 +374,7 @@ impl App {
                 root.as_deref(),
             )
             .await
-            .map_err(|f| {
-                if f.problem.is_some() {
-                    Error::InvalidInput(f.message)
-                } else {
-                    Error::Unavailable(f.message)
-                }
-            })?;
+            .map_err(ca_error)?;
             let rec = AcmeAccountRecord {
                 id,
                 name,

@@ -73,6 +73,7 @@ pub mod actions {
     pub const ACME_ACCOUNT_LIST: &str = "acme_account.list";
     pub const ACME_ACCOUNT_READ: &str = "acme_account.read";
     pub const ACME_ACCOUNT_DELETE: &str = "acme_account.delete";
+    pub const ACME_ACCOUNT_UPDATE: &str = "acme_account.update";
     pub const DNS_PROVIDER_CREATE: &str = "dns_provider.create";
     pub const DNS_PROVIDER_LIST: &str = "dns_provider.list";
     pub const DNS_PROVIDER_READ: &str = "dns_provider.read";

@@ -1156,14 +1156,7 @@ impl App {
             .acme_account_get(order.account_id)
             .await?
             .ok_or_else(|| Error::Conflict(format!("ACME account {} is gone", order.account_id)))?;
-        let creds = self
-            .keyring
-            .open(&account_context(account.id), &account.credentials_sealed)?;
-        let creds = std::str::from_utf8(&creds)
-            .map_err(|_| Error::Internal("stored account credentials are not UTF-8".into()))?;
-        acme::account(creds, account.ca_root_pem.as_deref())
-            .await
-            .map_err(|f| Error::Unavailable(f.message))
+        self.load_account(&account).await
     }
 
     /// Revoke the current version of an ordered certificate at its CA (Manager of its group).

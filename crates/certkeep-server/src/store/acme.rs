@@ -192,6 +192,22 @@ impl Store {
         Ok(())
     }
 
+    /// Store the changed name, contacts and credentials of account `a`.
+    pub async fn acme_account_update(&self, tx: &mut WriteTx, a: &AcmeAccountRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE acme_accounts SET name = $2, contact = $3, credentials_sealed = $4, \
+             updated_at = $5 WHERE id = $1",
+        )
+        .bind(a.id.to_string())
+        .bind(a.name.as_str())
+        .bind(to_json(&a.contact)?)
+        .bind(a.credentials_sealed.clone())
+        .bind(ts(a.updated_at))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     pub async fn acme_account_get(&self, id: Uuid) -> Result<Option<AcmeAccountRecord>> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ACCOUNT_COLUMNS} FROM acme_accounts WHERE id = $1"

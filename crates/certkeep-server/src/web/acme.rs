@@ -11,7 +11,7 @@ use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, ErrorBody, OrderInfo, OrderList,
     RenewCertificateRequest, RenewalInfo, RevocationInfo, RevokeCertificateRequest,
-    UpdateRenewalRequest,
+    UpdateAcmeAccountRequest, UpdateRenewalRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,7 +24,11 @@ use crate::app::{App, actions};
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(acme_account_create, acme_account_list))
-        .routes(routes!(acme_account_get, acme_account_delete))
+        .routes(routes!(
+            acme_account_get,
+            acme_account_update,
+            acme_account_delete
+        ))
         .routes(routes!(dns_provider_create, dns_provider_list))
         .routes(routes!(dns_provider_get, dns_provider_delete))
         .routes(routes!(order_create, order_list))
@@ -100,6 +104,25 @@ async fn acme_account_get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AcmeAccountInfo>> {
     Ok(Json(app.acme_account_get(&ctx, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/acme/accounts/{id}", tag = "acme",
+    params(("id" = Uuid, Path, description = "Account id")),
+    request_body = UpdateAcmeAccountRequest,
+    responses(
+        (status = 200, description = "Changed here and at the CA", body = AcmeAccountInfo),
+        (status = 400, description = "Invalid change, or the CA refused it (which field, why)", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "The CA cannot be reached", body = ErrorBody)
+    ))]
+async fn acme_account_update(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateAcmeAccountRequest>,
+) -> ApiResult<Json<AcmeAccountInfo>> {
+    let req = accept(&app, &ctx, actions::ACME_ACCOUNT_UPDATE, Some(id), req).await?;
+    Ok(Json(app.acme_account_update(&ctx, id, req).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/acme/accounts/{id}", tag = "acme",

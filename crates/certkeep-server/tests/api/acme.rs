@@ -6,7 +6,8 @@ use certkeep_api::{
     CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
     CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DnsProviderKind, DownloadPart,
     DownloadQuery, EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest,
-    RevocationReason, RevokeCertificateRequest, Role, TsigAlgorithm, UpdateRenewalRequest,
+    RevocationReason, RevokeCertificateRequest, Role, TsigAlgorithm, UpdateAcmeAccountRequest,
+    UpdateRenewalRequest,
 };
 use certkeep_server::jobs::{delivery_job, order_job, renewal_job};
 use time::OffsetDateTime;
@@ -1435,5 +1436,116 @@ async fn manual_provider_order_waits_for_records_and_validate() {
     let mut domains = meta.domains.clone();
     domains.sort();
     assert_eq!(domains, vec!["*.man.acme.test", "man.acme.test"]);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_change_contacts_and_roll_their_key_over() {
+    if !tools_available() {
+        return;
+    }
+    let (
+        Env {
+            t,
+            bind: _bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
+    let changed = t
+        .admin
+        .acme_account_update(
+            account,
+            &UpdateAcmeAccountRequest {
+                name: Some("pebble-ops".into()),
+                contact: Some(vec!["security@example.com".into()]),
+                rollover_key: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.name, "pebble-ops");
+    assert_eq!(changed.contact, vec!["mailto:security@example.com"]);
+    let before = t
+        .app
+        .store
+        .acme_account_get(account)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A new key at the CA; orders go on with it.
+    let rolled = t
+        .admin
+        .acme_account_update(
+            account,
+            &UpdateAcmeAccountRequest {
+                rollover_key: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rolled.account_url, changed.account_url);
+    assert_eq!(rolled.contact, changed.contact);
+    let after = t
+        .app
+        .store
+        .acme_account_get(account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(after.credentials_sealed, before.credentials_sealed);
+    let created = t
+        .admin
+        .order_create(&order(
+            "after-rollover",
+            &["rolled.acme.test"],
+            account,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+
+    // Bad input names the field; only a Manager not limited to a group may change accounts.
+    let e = t
+        .admin
+        .acme_account_update(
+            account,
+            &UpdateAcmeAccountRequest {
+                contact: Some(vec!["not an address".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(e.to_string().contains("`contact[0]`"), "{e}");
+    let raw = t
+        .admin
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/acme/accounts/{account}"),
+        )
+        .json(&serde_json::json!({"rollover_key": "soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.text().await.unwrap().contains("rollover_key"));
+    let (team, _) = t.client_with_role(Role::Manager, Some("team")).await;
+    let e = team
+        .acme_account_update(account, &UpdateAcmeAccountRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let e = t
+        .admin
+        .acme_account_update(Uuid::now_v7(), &UpdateAcmeAccountRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
     t.stop().await;
 }

@@ -64,6 +64,7 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/acme/accounts", "post"),
         ("/api/v1/acme/accounts/{id}", "get"),
         ("/api/v1/acme/accounts/{id}", "delete"),
+        ("/api/v1/acme/accounts/{id}", "patch"),
         ("/api/v1/dns-providers", "get"),
         ("/api/v1/dns-providers", "post"),
         ("/api/v1/dns-providers/{id}", "get"),
