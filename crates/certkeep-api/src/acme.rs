@@ -39,6 +39,21 @@ pub struct CreateAcmeAccountRequest {
     pub ca_root_pem: Option<String>,
 }
 
+/// Changes to an ACME account; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAcmeAccountRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new contact addresses, replacing the old ones at the CA (`[]` removes them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Vec<String>>,
+    /// Replace the account key with a new one at the CA (RFC 8555 key rollover).
+    #[serde(default)]
+    pub rollover_key: bool,
+}
+
 /// An ACME account as the API shows it (its key never).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -70,6 +85,32 @@ pub struct AcmeAccountList {
 pub enum DnsProviderKind {
     /// RFC 2136 dynamic updates signed with TSIG, sent to the zone's primary.
     Rfc2136,
+    /// certkeep sends `dns.validation_required` to a webhook channel, waits until the zone's
+    /// authoritative nameservers serve the record, and sends `dns.validation_completed` after.
+    Callback,
+    /// The order stops in `awaiting_dns` showing the TXT records; a person creates them and
+    /// calls `POST /api/v1/orders/{id}/validate`.
+    Manual,
+}
+
+impl DnsProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsProviderKind::Rfc2136 => "rfc2136",
+            DnsProviderKind::Callback => "callback",
+            DnsProviderKind::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DnsProviderKind> {
+        [
+            DnsProviderKind::Rfc2136,
+            DnsProviderKind::Callback,
+            DnsProviderKind::Manual,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
 }
 
 /// TSIG algorithms.
@@ -101,17 +142,26 @@ impl TsigAlgorithm {
 #[serde(deny_unknown_fields)]
 pub struct CreateDnsProviderRequest {
     pub name: String,
+    /// `rfc2136` when absent.
     pub kind: Option<DnsProviderKind>,
     /// rfc2136: the primary server that takes updates, `host:port` (port 53 when absent).
+    #[serde(default)]
     pub server: String,
-    /// rfc2136: the zone updated, e.g. `example.com`.
+    /// The zone the records go into, e.g. `example.com`; its authoritative nameservers are
+    /// asked whether they serve a record.
     pub zone: String,
     /// rfc2136: the TSIG key name.
+    #[serde(default)]
     pub tsig_key_name: String,
     #[serde(default)]
     pub tsig_algorithm: TsigAlgorithm,
     /// rfc2136: the TSIG secret, base64 (as in BIND's `secret "…";`). Write-only.
+    #[serde(default)]
     pub tsig_secret: String,
+    /// callback: the webhook channel that receives `dns.validation_required` and
+    /// `dns.validation_completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Uuid>,
     /// How long to wait for every authoritative nameserver to serve the record (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation_timeout_seconds: Option<u32>,
@@ -124,10 +174,19 @@ pub struct DnsProviderInfo {
     pub id: Uuid,
     pub name: String,
     pub kind: DnsProviderKind,
-    pub server: String,
+    /// rfc2136: the primary taking updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     pub zone: String,
-    pub tsig_key_name: String,
-    pub tsig_algorithm: TsigAlgorithm,
+    /// rfc2136: the TSIG key name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key_name: Option<String>,
+    /// rfc2136: the TSIG algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_algorithm: Option<TsigAlgorithm>,
+    /// callback: the webhook channel told about each record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<Uuid>,
     pub propagation_timeout_seconds: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -245,6 +304,31 @@ pub struct RenewCertificateRequest {
     pub rekey: bool,
 }
 
+/// Turning automatic renewal of an ordered certificate on or off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRenewalRequest {
+    pub auto_renew: bool,
+}
+
+/// The renewal state of an ordered certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RenewalInfo {
+    pub certificate_id: Uuid,
+    /// The order that issued the current version; renewals repeat its settings.
+    pub order_id: Uuid,
+    /// Whether the renewal job renews it (manual renewal works either way).
+    pub auto_renew: bool,
+    /// When the renewal job starts the next renewal (if `auto_renew`).
+    #[serde(with = "time::serde::rfc3339")]
+    pub renew_at: OffsetDateTime,
+    /// Failed renewals in a row, and the last reason.
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
 /// Where an order is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -254,6 +338,8 @@ pub enum OrderStatus {
     Pending,
     /// A worker is proving control of the domains to the CA.
     Validating,
+    /// Manual DNS-01: waiting for someone to create `dns_records` and call `validate`.
+    AwaitingDns,
     /// The certificate is in the inventory (`certificate_id`).
     Issued,
     /// It failed; `error` says why, `problem` is the CA's problem document.
@@ -265,6 +351,7 @@ impl OrderStatus {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Validating => "validating",
+            OrderStatus::AwaitingDns => "awaiting_dns",
             OrderStatus::Issued => "issued",
             OrderStatus::Failed => "failed",
         }
@@ -274,6 +361,7 @@ impl OrderStatus {
         [
             OrderStatus::Pending,
             OrderStatus::Validating,
+            OrderStatus::AwaitingDns,
             OrderStatus::Issued,
             OrderStatus::Failed,
         ]
@@ -337,6 +425,9 @@ pub struct OrderInfo {
     pub failed_domain: Option<String>,
     /// The inventory entry, once issued.
     pub certificate_id: Option<Uuid>,
+    /// Manual DNS-01: the TXT records to create before calling `validate`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_records: Vec<DnsRecordInfo>,
     /// How many times a worker has run the order.
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -345,6 +436,19 @@ pub struct OrderInfo {
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub finished_at: Option<OffsetDateTime>,
+}
+
+/// A DNS-01 TXT record to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DnsRecordInfo {
+    /// The name validated, as ordered (`*.example.com` for a wildcard).
+    pub domain: String,
+    /// Fully qualified, after any CNAME at `_acme-challenge.<domain>`. A wildcard and its base
+    /// name share one name with two values.
+    pub record_name: String,
+    pub record_type: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, OrderInfo, OrderList,
-    RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest,
+    RenewCertificateRequest, RenewalInfo, RevocationInfo, RevokeCertificateRequest,
+    UpdateAcmeAccountRequest, UpdateRenewalRequest,
 };
 use crate::{
     AuditPage, AuditQuery, BatchImportRequest, BatchImportResponse, CertificateListQuery,
@@ -466,6 +467,44 @@ impl Client {
     pub async fn order_get(&self, id: Uuid) -> Result<OrderInfo, ClientError> {
         self.send_json(self.request(Method::GET, &format!("/api/v1/orders/{id}")))
             .await
+    }
+
+    /// Change an ACME account's name or contacts, or roll its key over.
+    pub async fn acme_account_update(
+        &self,
+        id: Uuid,
+        req: &UpdateAcmeAccountRequest,
+    ) -> Result<AcmeAccountInfo, ClientError> {
+        self.send_json(
+            self.request(Method::PATCH, &format!("/api/v1/acme/accounts/{id}"))
+                .json(req),
+        )
+        .await
+    }
+
+    /// The TXT records of a manual DNS-01 order are in place: let it go on.
+    pub async fn order_validate(&self, id: Uuid) -> Result<OrderInfo, ClientError> {
+        self.send_json(self.request(Method::POST, &format!("/api/v1/orders/{id}/validate")))
+            .await
+    }
+
+    /// The renewal state of an ordered certificate.
+    pub async fn certificate_renewal_get(&self, id: Uuid) -> Result<RenewalInfo, ClientError> {
+        self.send_json(self.request(Method::GET, &format!("/api/v1/certificates/{id}/renewal")))
+            .await
+    }
+
+    /// Turn automatic renewal of an ordered certificate on or off.
+    pub async fn certificate_renewal_update(
+        &self,
+        id: Uuid,
+        req: &UpdateRenewalRequest,
+    ) -> Result<RenewalInfo, ClientError> {
+        self.send_json(
+            self.request(Method::PATCH, &format!("/api/v1/certificates/{id}/renewal"))
+                .json(req),
+        )
+        .await
     }
 
     /// Renew an ordered certificate now; the renewal order runs in the background.

@@ -128,6 +128,9 @@ pub enum CertCommand {
     Renew(RenewArgs),
     /// Revoke the current version of an ordered certificate at its CA.
     Revoke(RevokeArgs),
+    /// Show an ordered certificate's renewal state; --auto-renew turns automatic renewal on or
+    /// off (Manager).
+    Renewal(RenewalArgs),
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +199,21 @@ pub struct RenewArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RenewalArgs {
+    /// Certificate id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    #[arg(long, value_enum)]
+    pub auto_renew: Option<Switch>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// Certificate id.
     #[arg(value_name = "ID")]
@@ -217,8 +235,11 @@ pub enum ReasonArg {
 pub enum OrderCommand {
     /// List the newest orders, newest first.
     List,
-    /// Show one order: its status, and why it failed.
+    /// Show one order: its status, why it failed, and (manual DNS-01) the TXT records to create.
     Get(OrderIdArg),
+    /// The TXT records of a manual DNS-01 order are in place: check they are served and have
+    /// the CA validate (Manager).
+    Validate(OrderIdArg),
 }
 
 #[derive(Debug, Args)]
@@ -244,8 +265,29 @@ pub enum AcmeAccountCommand {
     Create(AcmeAccountCreateArgs),
     /// List accounts.
     List,
+    /// Rename an account, replace its contacts at the CA, or roll its key over (Manager, not
+    /// limited to a group).
+    Update(AcmeAccountUpdateArgs),
     /// Remove an account no order uses.
     Delete(AcmeIdArg),
+}
+
+#[derive(Debug, Args)]
+pub struct AcmeAccountUpdateArgs {
+    /// Account id.
+    #[arg(value_name = "ID")]
+    pub id: Uuid,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New contact address, replacing all current ones; repeat for several.
+    #[arg(long, value_name = "EMAIL", conflicts_with = "no_contact")]
+    pub contact: Vec<String>,
+    /// Remove every contact address at the CA.
+    #[arg(long)]
+    pub no_contact: bool,
+    /// Replace the account key with a new one at the CA.
+    #[arg(long)]
+    pub rollover_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -281,7 +323,7 @@ pub struct AcmeAccountCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DnsProviderCommand {
-    /// Configure an RFC 2136 provider (Manager, not limited to a group).
+    /// Configure an RFC 2136, callback or manual provider (Manager, not limited to a group).
     Create(DnsProviderCreateArgs),
     /// List providers.
     List,
@@ -293,22 +335,38 @@ pub enum DnsProviderCommand {
 pub struct DnsProviderCreateArgs {
     #[arg(long)]
     pub name: String,
-    /// The zone's primary that takes updates, `host[:port]`.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub server: String,
-    /// The zone updated, e.g. `example.com`.
+    /// rfc2136: certkeep writes the records by dynamic updates; callback: a webhook channel
+    /// is sent dns.validation_required / dns.validation_completed and its receiver writes them;
+    /// manual: orders stop showing the records, someone creates them and runs `order validate`.
+    #[arg(long, value_enum, default_value_t = ProviderKindArg::Rfc2136)]
+    pub kind: ProviderKindArg,
+    /// The zone the records go into, e.g. `example.com`.
     #[arg(long)]
     pub zone: String,
+    /// rfc2136: the zone's primary that takes updates, `host[:port]`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// rfc2136: the TSIG key name.
     #[arg(long, value_name = "NAME")]
-    pub tsig_key_name: String,
+    pub tsig_key_name: Option<String>,
     #[arg(long, value_enum, default_value_t = TsigArg::HmacSha256)]
     pub tsig_algorithm: TsigArg,
-    /// File holding the TSIG secret (base64, as in BIND's `secret "…";`).
+    /// rfc2136: file holding the TSIG secret (base64, as in BIND's `secret "…";`).
     #[arg(long, value_name = "FILE")]
-    pub tsig_secret_file: PathBuf,
+    pub tsig_secret_file: Option<PathBuf>,
+    /// callback: the webhook channel told about each record.
+    #[arg(long, value_name = "ID")]
+    pub channel_id: Option<Uuid>,
     /// Seconds to wait for every authoritative nameserver to serve a record (default 300).
     #[arg(long, value_name = "SECONDS")]
     pub propagation_timeout: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderKindArg {
+    Rfc2136,
+    Callback,
+    Manual,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -787,7 +845,8 @@ pub struct ChannelSettingsArgs {
     #[arg(long, value_name = "ADDR")]
     pub to: Vec<String>,
     /// Event type to send: cert.expiring, cert.expired, cert.imported, cert.reimported,
-    /// cert.deleted; repeat for several (default: a set per kind; at update, the types given
+    /// cert.deleted, cert.issued, cert.order_failed, cert.renewed, cert.renew_failed,
+    /// dns.validation_required, dns.validation_completed; repeat for several (default: a set per kind; at update, the types given
     /// replace all).
     #[arg(long, value_name = "TYPE")]
     pub event: Vec<String>,

@@ -31,6 +31,7 @@ pub async fn run(client: &Client, output: OutputFormat, cmd: CertCommand) -> Res
         CertCommand::Order(args) => crate::order::create(client, output, *args).await,
         CertCommand::Renew(args) => crate::order::renew(client, output, args).await,
         CertCommand::Revoke(args) => crate::order::revoke(client, output, args).await,
+        CertCommand::Renewal(args) => crate::order::renewal(client, output, args).await,
         CertCommand::ImportBatch(args) => import_batch(client, output, args).await,
         CertCommand::List(args) => list(client, output, args).await,
         CertCommand::Get(a) => {

@@ -5,12 +5,13 @@ use certkeep_api::{
     AcmeAccountInfo, ChallengeType, Client, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderKind, EabCredentials, KeyType, OrderInfo,
     RenewCertificateRequest, RevocationReason, RevokeCertificateRequest, TsigAlgorithm,
+    UpdateAcmeAccountRequest, UpdateRenewalRequest,
 };
 
 use crate::args::{
     AcmeAccountCommand, AcmeAccountCreateArgs, AcmeCommand, ChallengeArg, DnsProviderCommand,
-    DnsProviderCreateArgs, KeyTypeArg, OrderArgs, OrderCommand, OutputFormat, ReasonArg, RenewArgs,
-    RevokeArgs, TsigArg,
+    DnsProviderCreateArgs, KeyTypeArg, OrderArgs, OrderCommand, OutputFormat, ProviderKindArg,
+    ReasonArg, RenewArgs, RenewalArgs, RevokeArgs, Switch, TsigArg,
 };
 use crate::error::CliError;
 use crate::input::{parse_labels, read_input, read_secret_file};
@@ -53,6 +54,12 @@ fn order_view(o: &OrderInfo) -> KeyValues {
     }
     if let Some(p) = o.problem.as_ref().and_then(|p| p.kind.as_deref()) {
         kv.add("CA problem", p);
+    }
+    for r in &o.dns_records {
+        kv.add(
+            "TXT record",
+            format!("{} {:?} (for {})", r.record_name, r.value, r.domain),
+        );
     }
     kv.add("attempts", o.attempts.to_string())
         .add("created", time(o.created_at))
@@ -104,6 +111,39 @@ pub async fn renew(client: &Client, output: OutputFormat, a: RenewArgs) -> Resul
         .certificate_renew(a.id, &RenewCertificateRequest { rekey: a.rekey })
         .await?;
     print_order(output, &o)
+}
+
+pub async fn renewal(
+    client: &Client,
+    output: OutputFormat,
+    a: RenewalArgs,
+) -> Result<(), CliError> {
+    let r = match a.auto_renew {
+        Some(switch) => {
+            client
+                .certificate_renewal_update(
+                    a.id,
+                    &UpdateRenewalRequest {
+                        auto_renew: switch == Switch::On,
+                    },
+                )
+                .await?
+        }
+        None => client.certificate_renewal_get(a.id).await?,
+    };
+    match output {
+        OutputFormat::Json => print_json(&r),
+        OutputFormat::Table => {
+            let mut kv = KeyValues::new();
+            kv.add("certificate", r.certificate_id.to_string())
+                .add("order", r.order_id.to_string())
+                .add("auto renew", yes_no(r.auto_renew))
+                .add("renew at", time(r.renew_at))
+                .add("failures in a row", r.failures.to_string())
+                .add("last error", opt_str(r.last_error.as_deref()));
+            print_text(&kv.render())
+        }
+    }
 }
 
 pub async fn revoke(client: &Client, output: OutputFormat, a: RevokeArgs) -> Result<(), CliError> {
@@ -167,6 +207,7 @@ pub async fn run(client: &Client, output: OutputFormat, cmd: OrderCommand) -> Re
             }
         }
         OrderCommand::Get(a) => print_order(output, &client.order_get(a.id).await?),
+        OrderCommand::Validate(a) => print_order(output, &client.order_validate(a.id).await?),
     }
 }
 
@@ -187,21 +228,25 @@ fn provider_view(p: &DnsProviderInfo) -> KeyValues {
     let mut kv = KeyValues::new();
     kv.add("id", p.id.to_string())
         .add("name", &p.name)
-        .add(
-            "kind",
-            match p.kind {
-                DnsProviderKind::Rfc2136 => "rfc2136",
-            },
-        )
-        .add("server", &p.server)
-        .add("zone", &p.zone)
-        .add("TSIG key", &p.tsig_key_name)
-        .add("TSIG algorithm", p.tsig_algorithm.as_str())
-        .add(
-            "propagation timeout",
-            format!("{}s", p.propagation_timeout_seconds),
-        )
-        .add("created", time(p.created_at));
+        .add("kind", p.kind.as_str())
+        .add("zone", &p.zone);
+    if let Some(server) = &p.server {
+        kv.add("server", server);
+    }
+    if let Some(key) = &p.tsig_key_name {
+        kv.add("TSIG key", key);
+    }
+    if let Some(alg) = p.tsig_algorithm {
+        kv.add("TSIG algorithm", alg.as_str());
+    }
+    if let Some(channel) = p.channel_id {
+        kv.add("channel", channel.to_string());
+    }
+    kv.add(
+        "propagation timeout",
+        format!("{}s", p.propagation_timeout_seconds),
+    )
+    .add("created", time(p.created_at));
     kv
 }
 
@@ -237,6 +282,27 @@ pub async fn run_acme(
                 }
             }
         }
+        AcmeCommand::Account(AcmeAccountCommand::Update(a)) => {
+            let contact = match (a.no_contact, a.contact.is_empty()) {
+                (true, _) => Some(Vec::new()),
+                (false, true) => None,
+                (false, false) => Some(a.contact),
+            };
+            let updated = client
+                .acme_account_update(
+                    a.id,
+                    &UpdateAcmeAccountRequest {
+                        name: a.name,
+                        contact,
+                        rollover_key: a.rollover_key,
+                    },
+                )
+                .await?;
+            match output {
+                OutputFormat::Json => print_json(&updated),
+                OutputFormat::Table => print_text(&account_view(&updated).render()),
+            }
+        }
         AcmeCommand::Account(AcmeAccountCommand::Delete(a)) => {
             client.acme_account_delete(a.id).await?;
             if output == OutputFormat::Table {
@@ -252,15 +318,19 @@ pub async fn run_acme(
             match output {
                 OutputFormat::Json => print_json(&list),
                 OutputFormat::Table => {
-                    let mut t =
-                        Table::new(&["ID", "NAME", "SERVER", "ZONE", "TSIG KEY", "CREATED"]);
+                    let mut t = Table::new(&["ID", "NAME", "KIND", "ZONE", "SENT TO", "CREATED"]);
                     for p in &list.items {
+                        let sent_to = match (&p.server, p.channel_id) {
+                            (Some(server), _) => server.clone(),
+                            (None, Some(channel)) => format!("channel {channel}"),
+                            (None, None) => "-".to_string(),
+                        };
                         t.row(vec![
                             p.id.to_string(),
                             p.name.clone(),
-                            p.server.clone(),
+                            p.kind.as_str().to_string(),
                             p.zone.clone(),
-                            p.tsig_key_name.clone(),
+                            sent_to,
                             time(p.created_at),
                         ]);
                     }
@@ -327,16 +397,25 @@ async fn provider_create(
     let created = client
         .dns_provider_create(&CreateDnsProviderRequest {
             name: a.name,
-            kind: Some(DnsProviderKind::Rfc2136),
-            server: a.server,
+            kind: Some(match a.kind {
+                ProviderKindArg::Rfc2136 => DnsProviderKind::Rfc2136,
+                ProviderKindArg::Callback => DnsProviderKind::Callback,
+                ProviderKindArg::Manual => DnsProviderKind::Manual,
+            }),
+            server: a.server.unwrap_or_default(),
             zone: a.zone,
-            tsig_key_name: a.tsig_key_name,
+            tsig_key_name: a.tsig_key_name.unwrap_or_default(),
             tsig_algorithm: match a.tsig_algorithm {
                 TsigArg::HmacSha256 => TsigAlgorithm::HmacSha256,
                 TsigArg::HmacSha384 => TsigAlgorithm::HmacSha384,
                 TsigArg::HmacSha512 => TsigAlgorithm::HmacSha512,
             },
-            tsig_secret: read_secret_file("TSIG secret", &a.tsig_secret_file, true)?,
+            tsig_secret: a
+                .tsig_secret_file
+                .map(|f| read_secret_file("TSIG secret", &f, true))
+                .transpose()?
+                .unwrap_or_default(),
+            channel_id: a.channel_id,
             propagation_timeout_seconds: a.propagation_timeout,
         })
         .await?;

@@ -72,6 +72,7 @@ fn notification(event: EventType, certificates: Vec<CertificateSummary>) -> Noti
         },
         summary: format!("{} certificates need attention", certificates.len()),
         certificates,
+        dns_record: None,
     }
 }
 
@@ -1785,6 +1786,16 @@ fn docs_body_example_is_a_notification() {
         keys(&ours["certificates"][0]),
         keys(&theirs["certificates"][0])
     );
+}
+
+#[test]
+fn docs_dns_example_is_a_notification() {
+    let example: Notification = serde_json::from_str(&doc_snippet("dns-example")).unwrap();
+    assert_eq!(example.event, EventType::DnsValidationRequired);
+    let record = example.dns_record.expect("the record");
+    assert_eq!(record.record_type, "TXT");
+    assert_eq!(record.record_name, "_acme-challenge.api.example.com.");
+    assert_eq!(example.certificates.len(), 1);
 }
 
 // --- throughput ----------------------------------------------------------------------------

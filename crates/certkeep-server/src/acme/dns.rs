@@ -40,6 +40,17 @@ pub struct Rfc2136 {
     pub secret: Zeroizing<Vec<u8>>,
 }
 
+/// `Ok` when `name` lies in `zone`, else why the provider cannot serve it.
+pub fn check_in_zone(zone: &Name, name: &Name) -> Result<(), String> {
+    if zone.zone_of(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the record {name} is outside the provider's zone {zone}"
+        ))
+    }
+}
+
 /// Parse a DNS name given by a user, as a fully qualified name.
 pub fn parse_name(field: &str, s: &str) -> Result<Name, String> {
     let t = s.trim().trim_end_matches('.');
@@ -108,20 +119,9 @@ impl Rfc2136 {
         )
     }
 
-    fn check_in_zone(&self, name: &Name) -> Result<(), String> {
-        if self.zone.zone_of(name) {
-            Ok(())
-        } else {
-            Err(format!(
-                "the record {name} is outside the provider's zone {}",
-                self.zone
-            ))
-        }
-    }
-
     /// Add the TXT value `value` at `name` (other values there stay).
     pub async fn add_txt(&self, name: &Name, value: &str) -> Result<(), String> {
-        self.check_in_zone(name)?;
+        check_in_zone(&self.zone, name)?;
         let mut client = self.client().await?;
         let resp = client
             .append(Self::record(name, value), self.zone.clone(), false)
@@ -138,7 +138,7 @@ impl Rfc2136 {
 
     /// Remove the TXT value `value` at `name`.
     pub async fn remove_txt(&self, name: &Name, value: &str) -> Result<(), String> {
-        self.check_in_zone(name)?;
+        check_in_zone(&self.zone, name)?;
         let mut client = self.client().await?;
         let resp = client
             .delete_by_rdata(Self::record(name, value), self.zone.clone())

@@ -116,7 +116,7 @@ fn problem_doc(p: &Problem) -> AcmeProblem {
     }
 }
 
-fn failure(context: &str, e: instant_acme::Error) -> Failure {
+pub fn failure(context: &str, e: instant_acme::Error) -> Failure {
     match e {
         instant_acme::Error::Api(p) => {
             let doc = problem_doc(&p);
@@ -238,14 +238,28 @@ pub enum Solver<'a> {
     /// Answers are handed to `publish` (token, key authorization) for the HTTP-01 listener.
     Http01,
     Dns01 {
-        provider: &'a dns::Rfc2136,
+        writer: DnsWriter<'a>,
+        /// The zone whose authoritative nameservers must all serve each record.
+        zone: hickory_net::proto::rr::Name,
         lookup: dns::Lookup,
         propagation_timeout: Duration,
     },
 }
 
-/// A DNS-01 record this order wrote, to remove afterwards.
+/// Who writes and removes the DNS-01 records.
+pub enum DnsWriter<'a> {
+    /// certkeep itself, by RFC 2136 updates.
+    Rfc2136(&'a dns::Rfc2136),
+    /// Someone told through the order's hooks (a webhook receiver).
+    Callback,
+    /// A person, shown the records: until `confirmed`, the order stops once they are known.
+    Manual { confirmed: bool },
+}
+
+/// A DNS-01 record of this order, to remove afterwards.
 pub struct DnsRecord {
+    /// The name validated, as the order has it (`*.` for wildcards).
+    pub domain: String,
     pub name: hickory_net::proto::rr::Name,
     pub value: String,
 }
@@ -259,6 +273,16 @@ pub trait OrderHooks: Send + Sync {
         key_authorization: &str,
     ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
     fn order_url(&self, url: &str) -> impl std::future::Future<Output = ()> + Send;
+    /// Ask for `record` to be created (callback providers).
+    fn dns_record_required(
+        &self,
+        record: &DnsRecord,
+    ) -> impl std::future::Future<Output = Result<(), Failure>> + Send;
+    /// Say `record` may be removed (callback providers).
+    fn dns_record_completed(
+        &self,
+        record: &DnsRecord,
+    ) -> impl std::future::Future<Output = ()> + Send;
 }
 
 /// What to order: the names, the key, and (for a renewal) the certificate it replaces.
@@ -268,22 +292,39 @@ pub struct OrderSpec<'a> {
     /// DER of the certificate being renewed: named in the order (RFC 9773 `replaces`) when
     /// the CA offers renewal information.
     pub replaces: Option<&'a [u8]>,
+    /// The order at the CA already made by an earlier run (manual DNS-01), to go on with.
+    pub existing_url: Option<&'a str>,
 }
 
-/// Run one order to its certificate chain (PEM, leaf first). DNS-01 records written are
-/// removed before returning, whatever the outcome.
+/// Where a run of an order ended.
+pub enum Outcome {
+    /// The certificate chain (PEM, leaf first).
+    Issued(String),
+    /// Manual DNS-01: these records are to be created before the CA is asked to validate.
+    AwaitingDns(Vec<DnsRecord>),
+}
+
+/// Run one order to its certificate chain, or (manual DNS-01) to the records a person is to
+/// create. DNS-01 records written are removed before returning, whatever the outcome.
 pub async fn run_order(
     account: &Account,
     spec: &OrderSpec<'_>,
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
-) -> Result<String, Failure> {
+) -> Result<Outcome, Failure> {
     let mut written: Vec<DnsRecord> = Vec::new();
     let result = run_order_inner(account, spec, solver, hooks, &mut written).await;
-    if let Solver::Dns01 { provider, .. } = solver {
+    if let Solver::Dns01 { writer, .. } = solver {
         for r in &written {
-            if let Err(e) = provider.remove_txt(&r.name, &r.value).await {
-                tracing::warn!(record = %r.name, error = %e, "cannot remove a DNS-01 record");
+            match writer {
+                DnsWriter::Rfc2136(provider) => {
+                    if let Err(e) = provider.remove_txt(&r.name, &r.value).await {
+                        tracing::warn!(record = %r.name, error = %e, "cannot remove a DNS-01 record");
+                    }
+                }
+                DnsWriter::Callback => hooks.dns_record_completed(r).await,
+                // The person who created them removes them.
+                DnsWriter::Manual { .. } => {}
             }
         }
     }
@@ -296,7 +337,7 @@ async fn run_order_inner(
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
     written: &mut Vec<DnsRecord>,
-) -> Result<String, Failure> {
+) -> Result<Outcome, Failure> {
     let (domains, key) = (spec.domains, spec.key);
     let identifiers: Vec<Identifier> = domains.iter().map(|d| Identifier::Dns(d.clone())).collect();
     let replaced = spec.replaces.map(rustls_pki_types::CertificateDer::from);
@@ -306,14 +347,15 @@ async fn run_order_inner(
     // `replaces` is sent only to CAs with renewal information; one that then answers badly
     // (ignores the field, or says it was already replaced) gets the plain order instead.
     let plain = NewOrder::new(&identifiers);
-    let tried_replaces = replaced_id.is_some();
-    let first = match replaced_id {
-        Some(id) => {
+    let tried_replaces = replaced_id.is_some() && spec.existing_url.is_none();
+    let first = match (spec.existing_url, replaced_id) {
+        (Some(url), _) => account.order(url.to_string()).await,
+        (None, Some(id)) => {
             account
                 .new_order(&NewOrder::new(&identifiers).replaces(id))
                 .await
         }
-        None => account.new_order(&plain).await,
+        (None, None) => account.new_order(&plain).await,
     };
     let mut order = match first {
         Err(e) if tried_replaces => {
@@ -330,7 +372,6 @@ async fn run_order_inner(
     };
 
     // Put every answer in place, then wait for DNS, then tell the CA: it validates right away.
-    let mut pending: Vec<String> = Vec::new();
     {
         let mut authzs = order.authorizations();
         while let Some(authz) = authzs.next().await {
@@ -364,43 +405,54 @@ async fn run_order_inner(
                         .await?;
                 }
                 Solver::Dns01 {
-                    provider, lookup, ..
+                    writer,
+                    zone,
+                    lookup,
+                    ..
                 } => {
                     let name = dns::parse_name("domain", &format!("_acme-challenge.{base}"))
                         .map_err(|e| Failure::at(&domain, e))?;
                     let target = dns::follow_cname(lookup, &name)
                         .await
                         .map_err(|e| Failure::at(&domain, e))?;
-                    let value = key_auth.dns_value();
-                    provider
-                        .add_txt(&target, &value)
-                        .await
-                        .map_err(|e| Failure::at(&domain, e))?;
-                    written.push(DnsRecord {
+                    dns::check_in_zone(zone, &target).map_err(|e| Failure::at(&domain, e))?;
+                    let record = DnsRecord {
+                        domain: domain.clone(),
                         name: target,
-                        value,
-                    });
+                        value: key_auth.dns_value(),
+                    };
+                    match writer {
+                        DnsWriter::Rfc2136(provider) => provider
+                            .add_txt(&record.name, &record.value)
+                            .await
+                            .map_err(|e| Failure::at(&domain, e))?,
+                        DnsWriter::Callback => hooks.dns_record_required(&record).await?,
+                        DnsWriter::Manual { .. } => {}
+                    }
+                    written.push(record);
                 }
             }
-            pending.push(domain);
         }
     }
     if let Solver::Dns01 {
-        provider,
+        writer: DnsWriter::Manual { confirmed: false },
+        ..
+    } = solver
+        && !written.is_empty()
+    {
+        return Ok(Outcome::AwaitingDns(std::mem::take(written)));
+    }
+    if let Solver::Dns01 {
+        zone,
         lookup,
         propagation_timeout,
+        ..
     } = solver
     {
-        for (r, domain) in written.iter().zip(&pending) {
-            dns::wait_propagated(
-                lookup,
-                &provider.zone,
-                &r.name,
-                &r.value,
-                *propagation_timeout,
-            )
-            .await
-            .map_err(|e| Failure::at(domain, e))?;
+        for r in written.iter() {
+            dns::wait_propagated(lookup, zone, &r.name, &r.value, *propagation_timeout)
+                .await
+                .map_err(|e| Failure::at(&r.domain, e))?;
         }
     }
     {
@@ -446,6 +498,7 @@ async fn run_order_inner(
     order
         .poll_certificate(&retry.timeout(ISSUANCE_TIMEOUT))
         .await
+        .map(Outcome::Issued)
         .map_err(|e| failure("waiting for the certificate", e))
 }
 

@@ -6,6 +6,7 @@ use base64::Engine;
 use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     DnsProviderInfo, DnsProviderKind, DnsProviderList, Role, TsigAlgorithm,
+    UpdateAcmeAccountRequest,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,6 +17,8 @@ use super::{App, RequestCtx, actions, whole_second};
 use crate::acme::{self, dns};
 use crate::domain;
 use crate::error::{Error, Result};
+use crate::notify::channels;
+use crate::notify::event::EventType;
 use crate::store::{AcmeAccountRecord, DnsProviderRecord, OrderReference};
 
 const DEFAULT_PROPAGATION_TIMEOUT: u32 = 300;
@@ -39,13 +42,68 @@ pub(super) struct Rfc2136Config {
     pub propagation_timeout_seconds: u32,
 }
 
-pub(super) fn provider_config(rec: &DnsProviderRecord) -> Result<Rfc2136Config> {
-    serde_json::from_str(&rec.config).map_err(|e| {
+/// The settings of a callback provider, as stored: the webhook channel told about records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct CallbackConfig {
+    pub channel_id: Uuid,
+    pub zone: String,
+    pub propagation_timeout_seconds: u32,
+}
+
+/// The settings of a manual provider, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ManualConfig {
+    pub zone: String,
+    pub propagation_timeout_seconds: u32,
+}
+
+/// A provider's stored settings, by its kind.
+pub(super) enum ProviderConfig {
+    Rfc2136(Rfc2136Config),
+    Callback(CallbackConfig),
+    Manual(ManualConfig),
+}
+
+impl ProviderConfig {
+    pub fn zone(&self) -> &str {
+        match self {
+            ProviderConfig::Rfc2136(c) => &c.zone,
+            ProviderConfig::Callback(c) => &c.zone,
+            ProviderConfig::Manual(c) => &c.zone,
+        }
+    }
+
+    pub fn propagation_timeout_seconds(&self) -> u32 {
+        match self {
+            ProviderConfig::Rfc2136(c) => c.propagation_timeout_seconds,
+            ProviderConfig::Callback(c) => c.propagation_timeout_seconds,
+            ProviderConfig::Manual(c) => c.propagation_timeout_seconds,
+        }
+    }
+}
+
+pub(super) fn provider_config(rec: &DnsProviderRecord) -> Result<ProviderConfig> {
+    let unreadable = |e: serde_json::Error| {
         Error::Internal(format!(
             "stored settings of DNS provider {} are unreadable: {e}",
             rec.id
         ))
-    })
+    };
+    match DnsProviderKind::parse(&rec.kind) {
+        Some(DnsProviderKind::Rfc2136) => serde_json::from_str(&rec.config)
+            .map(ProviderConfig::Rfc2136)
+            .map_err(unreadable),
+        Some(DnsProviderKind::Callback) => serde_json::from_str(&rec.config)
+            .map(ProviderConfig::Callback)
+            .map_err(unreadable),
+        Some(DnsProviderKind::Manual) => serde_json::from_str(&rec.config)
+            .map(ProviderConfig::Manual)
+            .map_err(unreadable),
+        None => Err(Error::Internal(format!(
+            "DNS provider {} has the unknown kind {:?}",
+            rec.id, rec.kind
+        ))),
+    }
 }
 
 fn account_info(a: &AcmeAccountRecord) -> AcmeAccountInfo {
@@ -62,17 +120,40 @@ fn account_info(a: &AcmeAccountRecord) -> AcmeAccountInfo {
 }
 
 fn provider_info(p: &DnsProviderRecord) -> Result<DnsProviderInfo> {
-    let c = provider_config(p)?;
-    Ok(DnsProviderInfo {
+    let info = DnsProviderInfo {
         id: p.id,
         name: p.name.clone(),
         kind: DnsProviderKind::Rfc2136,
-        server: c.server,
-        zone: c.zone,
-        tsig_key_name: c.tsig_key_name,
-        tsig_algorithm: c.tsig_algorithm,
-        propagation_timeout_seconds: c.propagation_timeout_seconds,
+        server: None,
+        zone: String::new(),
+        tsig_key_name: None,
+        tsig_algorithm: None,
+        channel_id: None,
+        propagation_timeout_seconds: 0,
         created_at: p.created_at,
+    };
+    Ok(match provider_config(p)? {
+        ProviderConfig::Rfc2136(c) => DnsProviderInfo {
+            server: Some(c.server),
+            zone: c.zone,
+            tsig_key_name: Some(c.tsig_key_name),
+            tsig_algorithm: Some(c.tsig_algorithm),
+            propagation_timeout_seconds: c.propagation_timeout_seconds,
+            ..info
+        },
+        ProviderConfig::Callback(c) => DnsProviderInfo {
+            kind: DnsProviderKind::Callback,
+            zone: c.zone,
+            channel_id: Some(c.channel_id),
+            propagation_timeout_seconds: c.propagation_timeout_seconds,
+            ..info
+        },
+        ProviderConfig::Manual(c) => DnsProviderInfo {
+            kind: DnsProviderKind::Manual,
+            zone: c.zone,
+            propagation_timeout_seconds: c.propagation_timeout_seconds,
+            ..info
+        },
     })
 }
 
@@ -126,6 +207,22 @@ fn validate_root_pem(pem_text: &str) -> Result<String> {
     Ok(pem_text.to_string())
 }
 
+/// Providers other than rfc2136 take no server and no TSIG key.
+fn refuse_rfc2136_fields(req: &CreateDnsProviderRequest) -> Result<()> {
+    for (field, value) in [
+        ("server", &req.server),
+        ("tsig_key_name", &req.tsig_key_name),
+        ("tsig_secret", &req.tsig_secret),
+    ] {
+        if !value.trim().is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "`{field}` applies only to `kind` rfc2136"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn validate_server(s: &str) -> Result<String> {
     let t = s.trim();
     let host = match t.parse::<std::net::SocketAddr>() {
@@ -147,7 +244,101 @@ fn validate_server(s: &str) -> Result<String> {
     Ok(t.to_string())
 }
 
+/// The CA's refusal is the caller's input at fault; anything else is the CA out of reach.
+fn ca_error(f: acme::Failure) -> Error {
+    if f.problem.is_some() {
+        Error::InvalidInput(f.message)
+    } else {
+        Error::Unavailable(f.message)
+    }
+}
+
 impl App {
+    /// Load the stored account `rec` for talking to its CA.
+    pub(super) async fn load_account(
+        &self,
+        rec: &AcmeAccountRecord,
+    ) -> Result<instant_acme::Account> {
+        let creds = self
+            .keyring
+            .open(&account_context(rec.id), &rec.credentials_sealed)?;
+        let creds = std::str::from_utf8(&creds)
+            .map_err(|_| Error::Internal("stored account credentials are not UTF-8".into()))?;
+        acme::account(creds, rec.ca_root_pem.as_deref())
+            .await
+            .map_err(|f| Error::Unavailable(f.message))
+    }
+
+    /// Rename an account, change its contacts at the CA, or roll its key over (Manager not
+    /// limited to a group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id))]
+    pub async fn acme_account_update(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: UpdateAcmeAccountRequest,
+    ) -> Result<AcmeAccountInfo> {
+        const ACTION: &str = actions::ACME_ACCOUNT_UPDATE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let detail = json!({
+            "name": req.name,
+            "contact": req.contact,
+            "rollover_key": req.rollover_key,
+        });
+        let result = async {
+            p.require(Role::Manager, None, "changing ACME accounts")?;
+            let mut rec = self
+                .store
+                .acme_account_get(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("ACME account {id} not found")))?;
+            if let Some(name) = &req.name {
+                rec.name = domain::validate_name("name", name)?;
+            }
+            let contact = req.contact.as_deref().map(validate_contact).transpose()?;
+            if contact.is_some() || req.rollover_key {
+                let mut account = self.load_account(&rec).await?;
+                if let Some(contact) = contact {
+                    let list: Vec<&str> = contact.iter().map(String::as_str).collect();
+                    account.update_contacts(&list).await.map_err(|e| {
+                        ca_error(acme::failure("`contact`: changing the contacts", e))
+                    })?;
+                    rec.contact = contact;
+                }
+                if req.rollover_key {
+                    let creds = account
+                        .update_key()
+                        .await
+                        .map_err(|e| ca_error(acme::failure("rolling the account key over", e)))?;
+                    let json =
+                        zeroize::Zeroizing::new(serde_json::to_string(&creds).map_err(|e| {
+                            Error::Internal(format!("cannot encode the account credentials: {e}"))
+                        })?);
+                    rec.credentials_sealed =
+                        self.keyring.seal(&account_context(id), json.as_bytes())?;
+                }
+            }
+            rec.updated_at = whole_second(ctx.now);
+            let mut tx = self.store.begin_write().await?;
+            self.store.acme_account_update(&mut tx, &rec).await?;
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                detail.clone(),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(account_info(&rec))
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, detail)
+            .await
+    }
+
     #[instrument(skip_all, fields(request_id = %ctx.request_id))]
     pub async fn acme_account_create(
         &self,
@@ -183,13 +374,7 @@ impl App {
                 root.as_deref(),
             )
             .await
-            .map_err(|f| {
-                if f.problem.is_some() {
-                    Error::InvalidInput(f.message)
-                } else {
-                    Error::Unavailable(f.message)
-                }
-            })?;
+            .map_err(ca_error)?;
             let rec = AcmeAccountRecord {
                 id,
                 name,
@@ -308,11 +493,8 @@ impl App {
             p.require(Role::Manager, None, "configuring DNS providers")?;
             let name = domain::validate_name("name", &req.name)?;
             let kind = req.kind.unwrap_or(DnsProviderKind::Rfc2136);
-            let server = validate_server(&req.server)?;
             let zone = dns::parse_name("zone", &req.zone).map_err(Error::InvalidInput)?;
-            let key_name =
-                dns::parse_name("tsig_key_name", &req.tsig_key_name).map_err(Error::InvalidInput)?;
-            let secret = zeroize::Zeroizing::new(decode_b64("tsig_secret", &req.tsig_secret)?);
+            let zone = zone.to_ascii().trim_end_matches('.').to_string();
             let timeout = req
                 .propagation_timeout_seconds
                 .unwrap_or(DEFAULT_PROPAGATION_TIMEOUT);
@@ -321,20 +503,90 @@ impl App {
                     "`propagation_timeout_seconds` is {timeout}; give 1 to {MAX_PROPAGATION_TIMEOUT}"
                 )));
             }
-            let config = Rfc2136Config {
-                server,
-                zone: zone.to_ascii().trim_end_matches('.').to_string(),
-                tsig_key_name: key_name.to_ascii().trim_end_matches('.').to_string(),
-                tsig_algorithm: req.tsig_algorithm,
-                propagation_timeout_seconds: timeout,
+            let (config, secret, detail) = match kind {
+                DnsProviderKind::Rfc2136 => {
+                    if req.channel_id.is_some() {
+                        return Err(Error::InvalidInput(
+                            "`channel_id` applies only to `kind` callback".into(),
+                        ));
+                    }
+                    let server = validate_server(&req.server)?;
+                    let key_name = dns::parse_name("tsig_key_name", &req.tsig_key_name)
+                        .map_err(Error::InvalidInput)?;
+                    let secret = decode_b64("tsig_secret", &req.tsig_secret)?;
+                    let config = Rfc2136Config {
+                        server,
+                        zone,
+                        tsig_key_name: key_name.to_ascii().trim_end_matches('.').to_string(),
+                        tsig_algorithm: req.tsig_algorithm,
+                        propagation_timeout_seconds: timeout,
+                    };
+                    let detail = json!({"server": config.server, "zone": config.zone});
+                    (serde_json::to_string(&config), secret, detail)
+                }
+                DnsProviderKind::Manual => {
+                    refuse_rfc2136_fields(&req)?;
+                    if req.channel_id.is_some() {
+                        return Err(Error::InvalidInput(
+                            "`channel_id` applies only to `kind` callback".into(),
+                        ));
+                    }
+                    let config = ManualConfig {
+                        zone,
+                        propagation_timeout_seconds: timeout,
+                    };
+                    let detail = json!({"zone": config.zone});
+                    (serde_json::to_string(&config), Vec::new(), detail)
+                }
+                DnsProviderKind::Callback => {
+                    refuse_rfc2136_fields(&req)?;
+                    let channel_id = req.channel_id.ok_or_else(|| {
+                        Error::InvalidInput("`channel_id` is required with `kind` callback".into())
+                    })?;
+                    match self.store.channel_get(channel_id).await? {
+                        Some(ch) if ch.kind == "webhook" => {
+                            for event in [
+                                EventType::DnsValidationRequired,
+                                EventType::DnsValidationCompleted,
+                            ] {
+                                if !channels::wants(&ch, event) {
+                                    return Err(Error::InvalidInput(format!(
+                                        "`channel_id` {channel_id}: the channel does not send {}; add it to the channel's events",
+                                        event.as_str()
+                                    )));
+                                }
+                            }
+                        }
+                        Some(ch) => {
+                            return Err(Error::InvalidInput(format!(
+                                "`channel_id` {channel_id} is a {} channel; callback providers need a webhook channel",
+                                ch.kind
+                            )));
+                        }
+                        None => {
+                            return Err(Error::InvalidInput(format!(
+                                "`channel_id` {channel_id} names no notification channel"
+                            )));
+                        }
+                    }
+                    let config = CallbackConfig {
+                        channel_id,
+                        zone,
+                        propagation_timeout_seconds: timeout,
+                    };
+                    let detail = json!({"zone": config.zone, "channel_id": channel_id});
+                    (serde_json::to_string(&config), Vec::new(), detail)
+                }
             };
+            let secret = zeroize::Zeroizing::new(secret);
+            let mut detail = detail;
+            detail["name"] = json!(name);
+            detail["kind"] = json!(kind.as_str());
             let rec = DnsProviderRecord {
                 id,
                 name,
-                kind: match kind {
-                    DnsProviderKind::Rfc2136 => "rfc2136".into(),
-                },
-                config: serde_json::to_string(&config)
+                kind: kind.as_str().to_string(),
+                config: config
                     .map_err(|e| Error::Internal(format!("cannot encode provider settings: {e}")))?,
                 secret_sealed: self.keyring.seal(&provider_context(id), &secret)?,
                 created_at: whole_second(ctx.now),
@@ -348,7 +600,7 @@ impl App {
                 Some(&p),
                 ACTION,
                 Some(&target),
-                json!({"name": rec.name, "kind": rec.kind, "zone": config.zone, "server": config.server}),
+                detail,
             )
             .await?;
             tx.commit().await?;

@@ -80,6 +80,7 @@ pub mod actions {
     pub const ACME_ACCOUNT_LIST: &str = "acme_account.list";
     pub const ACME_ACCOUNT_READ: &str = "acme_account.read";
     pub const ACME_ACCOUNT_DELETE: &str = "acme_account.delete";
+    pub const ACME_ACCOUNT_UPDATE: &str = "acme_account.update";
     pub const DNS_PROVIDER_CREATE: &str = "dns_provider.create";
     pub const DNS_PROVIDER_LIST: &str = "dns_provider.list";
     pub const DNS_PROVIDER_READ: &str = "dns_provider.read";
@@ -89,7 +90,13 @@ pub mod actions {
     pub const ORDER_READ: &str = "order.read";
     /// The order job's run of an order: success (issued) or failed, by no token.
     pub const ORDER_ISSUE: &str = "order.issue";
+    /// The order job stopped a manual DNS-01 order until its records are created.
+    pub const ORDER_AWAIT_DNS: &str = "order.await_dns";
+    /// Someone said the records of a manual DNS-01 order are in place.
+    pub const ORDER_VALIDATE: &str = "order.validate";
     pub const CERTIFICATE_RENEW: &str = "certificate.renew";
+    pub const CERTIFICATE_RENEWAL_READ: &str = "certificate.renewal_read";
+    pub const CERTIFICATE_RENEWAL_UPDATE: &str = "certificate.renewal_update";
     pub const CERTIFICATE_REVOKE: &str = "certificate.revoke";
 }
 

@@ -7,8 +7,9 @@
 use std::collections::BTreeSet;
 
 use certkeep_api::{
-    AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderList,
-    OrderStatus, RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest, Role,
+    AcmeProblem, AuditOutcome, ChallengeType, CreateOrderRequest, DnsRecordInfo, KeyType,
+    OrderInfo, OrderList, OrderStatus, RenewCertificateRequest, RenewalInfo, RevocationInfo,
+    RevokeCertificateRequest, Role, UpdateRenewalRequest,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -16,16 +17,16 @@ use tracing::instrument;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::acme::{account_context, provider_config, provider_context};
+use super::acme::{ProviderConfig, account_context, provider_config, provider_context};
 use super::{App, EntryMeta, RequestCtx, actions, key_context, whole_second};
-use crate::acme::{self, Failure, OrderHooks, Solver, dns};
+use crate::acme::{self, DnsWriter, Failure, OrderHooks, Solver, dns};
 use crate::audit::{self, NewEvent};
 use crate::authz::Principal;
 use crate::domain;
 use crate::domain::renewal;
 use crate::error::{Error, Result};
 use crate::notify::channels;
-use crate::notify::event::EventType;
+use crate::notify::event::{DnsRecordNotice, EventType};
 use crate::notify::outbox;
 use crate::pki::{self, BundleInput, CertInfo};
 use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
@@ -65,6 +66,13 @@ fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
             .and_then(|p| serde_json::from_str::<AcmeProblem>(p).ok()),
         failed_domain: o.failed_domain.clone(),
         certificate_id: o.cert_id,
+        dns_records: o
+            .dns_records
+            .as_deref()
+            .map(serde_json::from_str::<Vec<DnsRecordInfo>>)
+            .transpose()
+            .map_err(|_| bad("DNS records"))?
+            .unwrap_or_default(),
         attempts: o.attempts,
         created_at: o.created_at,
         updated_at: o.updated_at,
@@ -162,7 +170,9 @@ fn prospective_record(o: &OrderRecord, now: OffsetDateTime) -> CertificateRecord
 /// order's URL at the CA.
 struct StoreHooks<'a> {
     app: &'a App,
-    order_id: Uuid,
+    order: &'a OrderRecord,
+    /// The webhook channel of a callback DNS provider.
+    callback_channel: Option<Uuid>,
     now: OffsetDateTime,
 }
 
@@ -170,16 +180,47 @@ impl OrderHooks for StoreHooks<'_> {
     async fn publish_http01(&self, token: &str, key_authorization: &str) -> Result<(), Failure> {
         self.app
             .store
-            .http_challenge_put(token, key_authorization, self.order_id, self.now)
+            .http_challenge_put(token, key_authorization, self.order.id, self.now)
             .await
             .map_err(|e| Failure::new(format!("cannot store the HTTP-01 answer: {e}")))
     }
 
     async fn order_url(&self, url: &str) {
-        if let Err(e) = self.app.store.order_set_url(self.order_id, url).await {
-            tracing::warn!(order_id = %self.order_id, error = %e, "cannot record the order URL");
+        if let Err(e) = self.app.store.order_set_url(self.order.id, url).await {
+            tracing::warn!(order_id = %self.order.id, error = %e, "cannot record the order URL");
         }
     }
+
+    async fn dns_record_required(&self, record: &acme::DnsRecord) -> Result<(), Failure> {
+        let event = EventType::DnsValidationRequired;
+        self.app
+            .dns_record_notice(self.order, self.callback_channel, event, record, self.now)
+            .await
+            .map_err(|e| Failure {
+                message: format!("cannot send {}: {e}", event.as_str()),
+                problem: None,
+                domain: Some(record.domain.clone()),
+            })
+    }
+
+    async fn dns_record_completed(&self, record: &acme::DnsRecord) {
+        let event = EventType::DnsValidationCompleted;
+        if let Err(e) = self
+            .app
+            .dns_record_notice(self.order, self.callback_channel, event, record, self.now)
+            .await
+        {
+            tracing::warn!(order_id = %self.order.id, record = %record.name, error = %e, "cannot send dns.validation_completed");
+        }
+    }
+}
+
+/// What talking to the CA came to.
+enum Obtained {
+    /// The chain (PEM) and the new key (PKCS#8 DER).
+    Issued(String, Zeroizing<Vec<u8>>),
+    /// Manual DNS-01: the records to create first.
+    AwaitingDns(Vec<acme::DnsRecord>),
 }
 
 /// What one run of an order came to.
@@ -187,6 +228,8 @@ impl OrderHooks for StoreHooks<'_> {
 pub enum OrderRun {
     Issued(Uuid),
     Failed,
+    /// Manual DNS-01: stopped until someone creates the records and calls validate.
+    AwaitingDns,
     /// Cut short by something that passes (the CA refused a nonce three times in a row): back
     /// to pending for the next round.
     Retrying,
@@ -280,6 +323,8 @@ impl App {
                 problem: None,
                 failed_domain: None,
                 order_url: None,
+                dns_records: None,
+                dns_confirmed: false,
                 attempts: 0,
                 created_by: Some(p.token_id),
                 created_at: now,
@@ -347,6 +392,49 @@ impl App {
             .await
     }
 
+    /// Someone created the TXT records of a manual DNS-01 order: it runs again, checks they
+    /// are served, and has the CA validate (Manager of the order's group).
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, order_id = %id))]
+    pub async fn order_validate(&self, ctx: &RequestCtx, id: Uuid) -> Result<OrderInfo> {
+        const ACTION: &str = actions::ORDER_VALIDATE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = async {
+            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            p.require(Role::Manager, o.group.as_deref(), "validating an order")?;
+            let mut tx = self.store.begin_write().await?;
+            if !self
+                .store
+                .order_confirm_dns(&mut tx, id, whole_second(ctx.now))
+                .await?
+            {
+                return Err(Error::Conflict(format!(
+                    "order {id} is {}, not awaiting_dns: there is nothing to validate",
+                    o.status
+                )));
+            }
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                json!({"name": o.name}),
+            )
+            .await?;
+            tx.commit().await?;
+            let o = self
+                .store
+                .order_get(id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("order {id} not found")))?;
+            order_info(&o)
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
     /// Run `order` (already marked validating by the caller, who holds its lease) to its end.
     #[instrument(skip_all, fields(order_id = %order.id))]
     pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
@@ -362,7 +450,39 @@ impl App {
             self.order_obtain(order, key_type, now).await
         };
         let failure = match outcome {
-            Ok((chain_pem, key_pkcs8)) => {
+            Ok(Obtained::AwaitingDns(records)) => {
+                let records: Vec<DnsRecordInfo> = records
+                    .iter()
+                    .map(|r| DnsRecordInfo {
+                        domain: r.domain.clone(),
+                        record_name: r.name.to_ascii(),
+                        record_type: "TXT".into(),
+                        value: r.value.clone(),
+                    })
+                    .collect();
+                let json = serde_json::to_string(&records)
+                    .map_err(|e| Error::Internal(format!("cannot encode DNS records: {e}")))?;
+                let mut tx = self.store.begin_write().await?;
+                if self
+                    .store
+                    .order_await_dns(&mut tx, order.id, &json, now)
+                    .await?
+                {
+                    let detail = json!({"name": order.name, "dns_records": records});
+                    self.order_job_audit(
+                        &mut tx,
+                        order,
+                        actions::ORDER_AWAIT_DNS,
+                        AuditOutcome::Success,
+                        detail,
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                return Ok(OrderRun::AwaitingDns);
+            }
+            Ok(Obtained::Issued(chain_pem, key_pkcs8)) => {
                 let mut tx = self.store.begin_write().await?;
                 self.store.http_challenges_clear(&mut tx, order.id).await?;
                 match self
@@ -426,13 +546,27 @@ impl App {
         detail: serde_json::Value,
         now: OffsetDateTime,
     ) -> Result<()> {
+        self.order_job_audit(tx, order, actions::ORDER_ISSUE, outcome, detail, now)
+            .await
+    }
+
+    /// An audit event of the order job about `order`.
+    async fn order_job_audit(
+        &self,
+        tx: &mut WriteTx,
+        order: &OrderRecord,
+        action: &str,
+        outcome: AuditOutcome,
+        detail: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         audit::append(
             &self.store,
             tx,
             NewEvent {
                 time: now,
                 token_id: None,
-                action: actions::ORDER_ISSUE.to_string(),
+                action: action.to_string(),
                 target: Some(order.id.to_string()),
                 outcome,
                 request_id: format!("job:acme_order:{}", order.id),
@@ -443,13 +577,14 @@ impl App {
         Ok(())
     }
 
-    /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), or why not.
+    /// Talk to the CA: the chain (PEM) and the new key (PKCS#8 DER), the records a person is
+    /// to create, or why not.
     async fn order_obtain(
         &self,
         order: &OrderRecord,
         key_type: KeyType,
         now: OffsetDateTime,
-    ) -> std::result::Result<(String, Zeroizing<Vec<u8>>), Failure> {
+    ) -> std::result::Result<Obtained, Failure> {
         let internal = |e: Error| Failure::new(e.to_string());
         let account_rec = self
             .store
@@ -467,7 +602,9 @@ impl App {
         let creds = std::str::from_utf8(&creds)
             .map_err(|_| Failure::new("stored account credentials are not UTF-8"))?;
         let account = acme::account(creds, account_rec.ca_root_pem.as_deref()).await?;
-        let provider = match order.dns_provider_id {
+        let mut callback_channel = None;
+        let mut manual = false;
+        let dns_setup = match order.dns_provider_id {
             Some(pid) => {
                 let rec = self
                     .store
@@ -476,29 +613,49 @@ impl App {
                     .map_err(internal)?
                     .ok_or_else(|| Failure::new(format!("DNS provider {pid} is gone")))?;
                 let c = provider_config(&rec).map_err(internal)?;
-                let secret = self
-                    .keyring
-                    .open(&provider_context(pid), &rec.secret_sealed)
-                    .map_err(internal)?;
-                Some((
-                    dns::Rfc2136 {
-                        server: c.server,
-                        zone: dns::parse_name("zone", &c.zone).map_err(Failure::new)?,
-                        key_name: dns::parse_name("tsig_key_name", &c.tsig_key_name)
-                            .map_err(Failure::new)?,
-                        algorithm: c.tsig_algorithm,
-                        secret,
-                    },
-                    c.propagation_timeout_seconds,
-                ))
+                let zone = dns::parse_name("zone", c.zone()).map_err(Failure::new)?;
+                let timeout =
+                    std::time::Duration::from_secs(u64::from(c.propagation_timeout_seconds()));
+                let writer = match c {
+                    ProviderConfig::Rfc2136(c) => {
+                        let secret = self
+                            .keyring
+                            .open(&provider_context(pid), &rec.secret_sealed)
+                            .map_err(internal)?;
+                        Some(dns::Rfc2136 {
+                            server: c.server,
+                            zone: zone.clone(),
+                            key_name: dns::parse_name("tsig_key_name", &c.tsig_key_name)
+                                .map_err(Failure::new)?,
+                            algorithm: c.tsig_algorithm,
+                            secret,
+                        })
+                    }
+                    ProviderConfig::Callback(c) => {
+                        callback_channel = Some(c.channel_id);
+                        None
+                    }
+                    ProviderConfig::Manual(_) => {
+                        manual = true;
+                        None
+                    }
+                };
+                Some((writer, zone, timeout))
             }
             None => None,
         };
-        let solver = match &provider {
-            Some((p, timeout)) => Solver::Dns01 {
-                provider: p,
+        let solver = match &dns_setup {
+            Some((writer, zone, timeout)) => Solver::Dns01 {
+                writer: match writer {
+                    Some(p) => DnsWriter::Rfc2136(p),
+                    None if manual => DnsWriter::Manual {
+                        confirmed: order.dns_confirmed,
+                    },
+                    None => DnsWriter::Callback,
+                },
+                zone: zone.clone(),
                 lookup: self.policy.acme.lookup,
-                propagation_timeout: std::time::Duration::from_secs(u64::from(*timeout)),
+                propagation_timeout: *timeout,
             },
             None => Solver::Http01,
         };
@@ -510,7 +667,8 @@ impl App {
         };
         let hooks = StoreHooks {
             app: self,
-            order_id: order.id,
+            order,
+            callback_channel,
             now,
         };
         let replaces = match order.renews_cert_id {
@@ -521,9 +679,17 @@ impl App {
             domains: &order.domains,
             key: &key,
             replaces: replaces.as_deref(),
+            // A manual order goes on with the CA's order (and its challenges) it stopped in.
+            existing_url: order.order_url.as_deref().filter(|_| manual),
         };
-        let chain = acme::run_order(&account, &spec, &solver, &hooks).await?;
-        Ok((chain, Zeroizing::new(key.serialize_der())))
+        Ok(
+            match acme::run_order(&account, &spec, &solver, &hooks).await? {
+                acme::Outcome::Issued(chain) => {
+                    Obtained::Issued(chain, Zeroizing::new(key.serialize_der()))
+                }
+                acme::Outcome::AwaitingDns(records) => Obtained::AwaitingDns(records),
+            },
+        )
     }
 
     /// Store the issued chain as an inventory entry, like an import, and notify `cert.issued`.
@@ -670,11 +836,7 @@ impl App {
             None => (
                 prospective_record(order, now),
                 EventType::CertOrderFailed,
-                Some(format!(
-                    "{}/api/v1/orders/{}",
-                    self.policy.public_url.trim_end_matches('/'),
-                    order.id
-                )),
+                Some(self.order_link(order.id)),
             ),
         };
         for ch in self.store.channels_enabled_in(tx).await? {
@@ -692,6 +854,71 @@ impl App {
                 .await?;
             self.delivery_wakeup.notify_one();
         }
+        Ok(())
+    }
+
+    /// Where the API shows order `id`.
+    fn order_link(&self, id: Uuid) -> String {
+        format!(
+            "{}/api/v1/orders/{id}",
+            self.policy.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// Tell a callback provider's webhook channel (`channel_id`) that `record` of `order` is
+    /// needed (`dns.validation_required`) or may go (`dns.validation_completed`), through the
+    /// outbox. The channel's event filter applies; its scope does not: the provider names it.
+    async fn dns_record_notice(
+        &self,
+        order: &OrderRecord,
+        channel_id: Option<Uuid>,
+        event: EventType,
+        record: &acme::DnsRecord,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let channel_id = channel_id.ok_or_else(|| {
+            Error::Internal(format!("order {}: no callback channel is set", order.id))
+        })?;
+        let ch = self.store.channel_get(channel_id).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "the callback provider's notification channel {channel_id} is gone"
+            ))
+        })?;
+        if !ch.enabled {
+            return Err(Error::Conflict(format!(
+                "the callback provider's notification channel {:?} is disabled",
+                ch.name
+            )));
+        }
+        if !channels::wants(&ch, event) {
+            return Err(Error::Conflict(format!(
+                "the callback provider's notification channel {:?} does not send {}",
+                ch.name,
+                event.as_str()
+            )));
+        }
+        let mut summary = outbox::summary(
+            &prospective_record(order, now),
+            now,
+            &self.policy.public_url,
+            None,
+        );
+        summary.url = self.order_link(order.id);
+        let mut n = outbox::notification(&ch, event, vec![summary], now);
+        n.summary = format!("{}: TXT {} for {}", n.summary, record.name, record.domain);
+        n.dns_record = Some(DnsRecordNotice {
+            order_id: order.id,
+            domain: record.domain.clone(),
+            record_name: record.name.to_ascii(),
+            record_type: "TXT".into(),
+            value: record.value.clone(),
+        });
+        let mut tx = self.store.begin_write().await?;
+        self.store
+            .outbox_insert(&mut tx, &outbox::pending_record(&n)?)
+            .await?;
+        tx.commit().await?;
+        self.delivery_wakeup.notify_one();
         Ok(())
     }
 
@@ -750,6 +977,8 @@ impl App {
             problem: None,
             failed_domain: None,
             order_url: None,
+            dns_records: None,
+            dns_confirmed: false,
             attempts: 0,
             created_by: p.map(|p| p.token_id),
             created_at: now,
@@ -820,6 +1049,81 @@ impl App {
         result
     }
 
+    /// The renewal state of ordered entry `id`, for a caller who may see it.
+    async fn renewal_state(&self, p: &Principal, id: Uuid) -> Result<RenewalInfo> {
+        self.visible_certificate(p, id).await?;
+        let a = self.store.acme_certificate_get(id).await?.ok_or_else(|| {
+            Error::Conflict(format!(
+                "certificate {id} was not ordered through certkeep, so it has no renewal"
+            ))
+        })?;
+        Ok(RenewalInfo {
+            certificate_id: id,
+            order_id: a.order_id,
+            auto_renew: a.auto_renew,
+            renew_at: a.renew_at,
+            failures: a.failures,
+            last_error: a.last_error,
+        })
+    }
+
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_renewal_get(&self, ctx: &RequestCtx, id: Uuid) -> Result<RenewalInfo> {
+        const ACTION: &str = actions::CERTIFICATE_RENEWAL_READ;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let result = self.renewal_state(&p, id).await;
+        self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
+            .await
+    }
+
+    /// Turn automatic renewal of an ordered certificate on or off (Manager of its group). The
+    /// renewal job only renews entries with it on; renewals keep the setting.
+    #[instrument(skip_all, fields(request_id = %ctx.request_id, cert_id = %id))]
+    pub async fn certificate_renewal_update(
+        &self,
+        ctx: &RequestCtx,
+        id: Uuid,
+        req: UpdateRenewalRequest,
+    ) -> Result<RenewalInfo> {
+        const ACTION: &str = actions::CERTIFICATE_RENEWAL_UPDATE;
+        let target = id.to_string();
+        let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
+        let detail = json!({"auto_renew": req.auto_renew});
+        let result = async {
+            let cert = self.visible_certificate(&p, id).await?;
+            p.require(
+                Role::Manager,
+                cert.group.as_deref(),
+                "changing automatic renewal",
+            )?;
+            let mut tx = self.store.begin_write().await?;
+            if !self
+                .store
+                .acme_certificate_set_auto_renew(&mut tx, id, req.auto_renew, whole_second(ctx.now))
+                .await?
+            {
+                return Err(Error::Conflict(format!(
+                    "certificate {id} was not ordered through certkeep, so it has no renewal"
+                )));
+            }
+            self.record_in(
+                &mut tx,
+                ctx,
+                Some(&p),
+                ACTION,
+                Some(&target),
+                detail.clone(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.renewal_state(&p, id).await
+        }
+        .await;
+        self.finish_write(ctx, &p, ACTION, Some(&target), result, detail)
+            .await
+    }
+
     /// Start the automatic renewals due at `ctx.now`; how many were started.
     pub async fn renewals_start_due(&self, ctx: &RequestCtx, limit: u32) -> Result<usize> {
         let mut started = 0;
@@ -852,14 +1156,7 @@ impl App {
             .acme_account_get(order.account_id)
             .await?
             .ok_or_else(|| Error::Conflict(format!("ACME account {} is gone", order.account_id)))?;
-        let creds = self
-            .keyring
-            .open(&account_context(account.id), &account.credentials_sealed)?;
-        let creds = std::str::from_utf8(&creds)
-            .map_err(|_| Error::Internal("stored account credentials are not UTF-8".into()))?;
-        acme::account(creds, account.ca_root_pem.as_deref())
-            .await
-            .map_err(|f| Error::Unavailable(f.message))
+        self.load_account(&account).await
     }
 
     /// Revoke the current version of an ordered certificate at its CA (Manager of its group).

@@ -80,6 +80,8 @@ pub mod order_job {
     pub struct OrderReport {
         pub issued: usize,
         pub failed: usize,
+        /// Manual DNS-01 orders now waiting for their records.
+        pub awaiting_dns: usize,
         /// Interrupted by something that passes; they run again next round.
         pub retrying: usize,
         /// Over their account's hourly budget: they wait for a later round.
@@ -145,6 +147,7 @@ pub mod order_job {
             match r? {
                 Round::Ran(OrderRun::Issued(_)) => report.issued += 1,
                 Round::Ran(OrderRun::Failed) => report.failed += 1,
+                Round::Ran(OrderRun::AwaitingDns) => report.awaiting_dns += 1,
                 Round::Ran(OrderRun::Retrying) => report.retrying += 1,
                 Round::Waiting => report.waiting += 1,
                 Round::Skipped => report.skipped += 1,

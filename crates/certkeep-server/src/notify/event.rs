@@ -30,10 +30,14 @@ pub enum EventType {
     CertRenewed,
     #[serde(rename = "cert.renew_failed")]
     CertRenewFailed,
+    #[serde(rename = "dns.validation_required")]
+    DnsValidationRequired,
+    #[serde(rename = "dns.validation_completed")]
+    DnsValidationCompleted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::CertExpiring,
         EventType::CertExpired,
         EventType::CertImported,
@@ -44,6 +48,8 @@ impl EventType {
         EventType::CertOrderFailed,
         EventType::CertRenewed,
         EventType::CertRenewFailed,
+        EventType::DnsValidationRequired,
+        EventType::DnsValidationCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +64,8 @@ impl EventType {
             EventType::CertOrderFailed => "cert.order_failed",
             EventType::CertRenewed => "cert.renewed",
             EventType::CertRenewFailed => "cert.renew_failed",
+            EventType::DnsValidationRequired => "dns.validation_required",
+            EventType::DnsValidationCompleted => "dns.validation_completed",
         }
     }
 
@@ -101,6 +109,24 @@ pub struct Notification {
     /// One line for humans, e.g. "3 certificates expire within 30 days".
     pub summary: String,
     pub certificates: Vec<CertificateSummary>,
+    /// The DNS-01 record of a `dns.validation_*` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_record: Option<DnsRecordNotice>,
+}
+
+/// A DNS-01 TXT record a callback provider's receiver creates (`dns.validation_required`) or
+/// removes (`dns.validation_completed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsRecordNotice {
+    pub order_id: Uuid,
+    /// The name being validated, as ordered (`*.example.com` for a wildcard).
+    pub domain: String,
+    /// Where the TXT record goes, fully qualified with the trailing dot, after any CNAME at
+    /// `_acme-challenge.<domain>`.
+    pub record_name: String,
+    pub record_type: String,
+    /// The TXT value.
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

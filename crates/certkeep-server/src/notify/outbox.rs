@@ -115,6 +115,8 @@ fn summary_line(
         EventType::CertOrderFailed => format!("{who} could not be ordered"),
         EventType::CertRenewed => format!("{who} renewed"),
         EventType::CertRenewFailed => format!("{who} could not be renewed"),
+        EventType::DnsValidationRequired => format!("{who}: create a DNS-01 TXT record"),
+        EventType::DnsValidationCompleted => format!("{who}: remove the DNS-01 TXT record"),
     }
 }
 
@@ -139,6 +141,7 @@ pub fn notification(
         channel: channel_ref(channel),
         summary: summary_text(event, &certificates),
         certificates,
+        dns_record: None,
     }
 }
 
@@ -350,6 +353,7 @@ async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notifica
         channel: r.channel,
         summary: summary_text(r.event, &certificates),
         certificates,
+        dns_record: None,
     }))
 }
 

@@ -63,6 +63,10 @@ pub struct OrderRecord {
     pub problem: Option<String>,
     pub failed_domain: Option<String>,
     pub order_url: Option<String>,
+    /// Manual DNS-01: the TXT records to create (JSON), once the CA has named them.
+    pub dns_records: Option<String>,
+    /// Manual DNS-01: the user said the records are in place.
+    pub dns_confirmed: bool,
     pub attempts: u32,
     pub created_by: Option<Uuid>,
     pub created_at: OffsetDateTime,
@@ -97,7 +101,7 @@ const ACCOUNT_COLUMNS: &str = "id, name, directory_url, contact, eab_kid, ca_roo
 const PROVIDER_COLUMNS: &str = "id, name, kind, config, secret_sealed, created_at, updated_at";
 const ORDER_COLUMNS: &str = "id, cert_id, name, description, group_name, labels, domains, key_type, \
      account_id, challenge, dns_provider_id, renews_cert_id, rekey, auto_renew, status, error, problem, failed_domain, order_url, \
-     attempts, created_by, created_at, updated_at, finished_at";
+     attempts, created_by, created_at, updated_at, finished_at, dns_records, dns_confirmed";
 
 fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
     row.try_get::<Option<String>, _>(col)?
@@ -161,6 +165,8 @@ fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
         created_at: from_ts(row.try_get("created_at")?)?,
         updated_at: from_ts(row.try_get("updated_at")?)?,
         finished_at: finished.map(from_ts).transpose()?,
+        dns_records: row.try_get("dns_records")?,
+        dns_confirmed: row.try_get::<i64, _>("dns_confirmed")? != 0,
     })
 }
 
@@ -180,6 +186,22 @@ impl Store {
         .bind(a.credentials_sealed.clone())
         .bind(a.account_url.as_str())
         .bind(ts(a.created_at))
+        .bind(ts(a.updated_at))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Store the changed name, contacts and credentials of account `a`.
+    pub async fn acme_account_update(&self, tx: &mut WriteTx, a: &AcmeAccountRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE acme_accounts SET name = $2, contact = $3, credentials_sealed = $4, \
+             updated_at = $5 WHERE id = $1",
+        )
+        .bind(a.id.to_string())
+        .bind(a.name.as_str())
+        .bind(to_json(&a.contact)?)
+        .bind(a.credentials_sealed.clone())
         .bind(ts(a.updated_at))
         .execute(&mut **tx)
         .await?;
@@ -292,7 +314,7 @@ impl Store {
     pub async fn order_insert(&self, tx: &mut WriteTx, o: &OrderRecord) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO acme_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         )))
         .bind(o.id.to_string())
         .bind(o.cert_id.map(|u| u.to_string()))
@@ -318,6 +340,8 @@ impl Store {
         .bind(ts(o.created_at))
         .bind(ts(o.updated_at))
         .bind(o.finished_at.map(ts))
+        .bind(o.dns_records.clone())
+        .bind(bool_to_i64(o.dns_confirmed))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -409,6 +433,46 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    /// Park a running order until the user has created `records` (JSON); `false` if it is
+    /// no longer running.
+    pub async fn order_await_dns(
+        &self,
+        tx: &mut WriteTx,
+        id: Uuid,
+        records: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE acme_orders SET status = 'awaiting_dns', dns_records = $2, attempts = 0, \
+             updated_at = $3 WHERE id = $1 AND status = 'validating'",
+        )
+        .bind(id.to_string())
+        .bind(records)
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The user says the records of a parked order are in place: it runs again; `false` if
+    /// it was not waiting for that.
+    pub async fn order_confirm_dns(
+        &self,
+        tx: &mut WriteTx,
+        id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE acme_orders SET status = 'pending', dns_confirmed = 1, updated_at = $2 \
+             WHERE id = $1 AND status = 'awaiting_dns'",
+        )
+        .bind(id.to_string())
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub async fn order_set_url(&self, id: Uuid, url: &str) -> Result<()> {
@@ -538,6 +602,25 @@ impl Store {
         Ok(())
     }
 
+    /// Turn automatic renewal of `cert_id` on or off; `false` if it is not an ordered entry.
+    pub async fn acme_certificate_set_auto_renew(
+        &self,
+        tx: &mut WriteTx,
+        cert_id: Uuid,
+        auto_renew: bool,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE acme_certificates SET auto_renew = $2, updated_at = $3 WHERE cert_id = $1",
+        )
+        .bind(cert_id.to_string())
+        .bind(bool_to_i64(auto_renew))
+        .bind(ts(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Record a failed renewal: one more failure, the reason, and when to try again.
     pub async fn acme_certificate_failed(
         &self,
@@ -642,7 +725,7 @@ impl Store {
     pub async fn renewal_in_flight(&self, tx: &mut WriteTx, cert_id: Uuid) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) FROM acme_orders WHERE renews_cert_id = $1 \
-             AND status IN ('pending', 'validating')",
+             AND status IN ('pending', 'validating', 'awaiting_dns')",
         )
         .bind(cert_id.to_string())
         .fetch_one(&mut **tx)

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use certkeep_api::{
     AcmeAccountInfo, AcmeAccountList, CreateAcmeAccountRequest, CreateDnsProviderRequest,
     CreateOrderRequest, DnsProviderInfo, DnsProviderList, ErrorBody, OrderInfo, OrderList,
-    RenewCertificateRequest, RevocationInfo, RevokeCertificateRequest,
+    RenewCertificateRequest, RenewalInfo, RevocationInfo, RevokeCertificateRequest,
+    UpdateAcmeAccountRequest, UpdateRenewalRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,12 +24,18 @@ use crate::app::{App, actions};
 pub(super) fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(acme_account_create, acme_account_list))
-        .routes(routes!(acme_account_get, acme_account_delete))
+        .routes(routes!(
+            acme_account_get,
+            acme_account_update,
+            acme_account_delete
+        ))
         .routes(routes!(dns_provider_create, dns_provider_list))
         .routes(routes!(dns_provider_get, dns_provider_delete))
         .routes(routes!(order_create, order_list))
         .routes(routes!(order_get))
+        .routes(routes!(order_validate))
         .routes(routes!(certificate_renew))
+        .routes(routes!(certificate_renewal_get, certificate_renewal_update))
         .routes(routes!(certificate_revoke))
 }
 
@@ -97,6 +104,25 @@ async fn acme_account_get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<AcmeAccountInfo>> {
     Ok(Json(app.acme_account_get(&ctx, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/acme/accounts/{id}", tag = "acme",
+    params(("id" = Uuid, Path, description = "Account id")),
+    request_body = UpdateAcmeAccountRequest,
+    responses(
+        (status = 200, description = "Changed here and at the CA", body = AcmeAccountInfo),
+        (status = 400, description = "Invalid change, or the CA refused it (which field, why)", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 503, description = "The CA cannot be reached", body = ErrorBody)
+    ))]
+async fn acme_account_update(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateAcmeAccountRequest>,
+) -> ApiResult<Json<AcmeAccountInfo>> {
+    let req = accept(&app, &ctx, actions::ACME_ACCOUNT_UPDATE, Some(id), req).await?;
+    Ok(Json(app.acme_account_update(&ctx, id, req).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/acme/accounts/{id}", tag = "acme",
@@ -208,6 +234,22 @@ async fn order_get(
     Ok(Json(app.order_get(&ctx, id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/orders/{id}/validate", tag = "acme",
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 202, description = "The TXT records of this manual DNS-01 order are in place: it runs again, checks every authoritative nameserver serves them, and has the CA validate", body = OrderInfo),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "The order is not awaiting_dns", body = ErrorBody)
+    ))]
+async fn order_validate(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, Json<OrderInfo>)> {
+    let o = app.order_validate(&ctx, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(o)))
+}
+
 #[utoipa::path(post, path = "/api/v1/certificates/{id}/renew", tag = "acme",
     params(("id" = Uuid, Path, description = "Certificate id")),
     request_body = RenewCertificateRequest,
@@ -225,6 +267,47 @@ async fn certificate_renew(
     let req = accept(&app, &ctx, actions::CERTIFICATE_RENEW, Some(id), req).await?;
     let o = app.certificate_renew(&ctx, id, req).await?;
     Ok((StatusCode::ACCEPTED, Json(o)))
+}
+
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/renewal", tag = "acme",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    responses(
+        (status = 200, description = "The renewal state of an ordered certificate", body = RenewalInfo),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not an ordered certificate", body = ErrorBody)
+    ))]
+async fn certificate_renewal_get(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RenewalInfo>> {
+    Ok(Json(app.certificate_renewal_get(&ctx, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/certificates/{id}/renewal", tag = "acme",
+    params(("id" = Uuid, Path, description = "Certificate id")),
+    request_body = UpdateRenewalRequest,
+    responses(
+        (status = 200, description = "Automatic renewal turned on or off", body = RenewalInfo),
+        (status = 400, description = "Invalid request (which field, why)", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Not an ordered certificate", body = ErrorBody)
+    ))]
+async fn certificate_renewal_update(
+    State(app): AppState,
+    Caller(ctx): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateRenewalRequest>,
+) -> ApiResult<Json<RenewalInfo>> {
+    let req = accept(
+        &app,
+        &ctx,
+        actions::CERTIFICATE_RENEWAL_UPDATE,
+        Some(id),
+        req,
+    )
+    .await?;
+    Ok(Json(app.certificate_renewal_update(&ctx, id, req).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/certificates/{id}/revoke", tag = "acme",

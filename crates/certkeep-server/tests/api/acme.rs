@@ -4,11 +4,12 @@
 
 use certkeep_api::{
     CertificateSource, ChallengeType, ChannelKind, CreateAcmeAccountRequest, CreateChannelRequest,
-    CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DownloadPart, DownloadQuery,
-    EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest, RevocationReason,
-    RevokeCertificateRequest, Role, TsigAlgorithm,
+    CreateDnsProviderRequest, CreateOrderRequest, DeliveryQuery, DnsProviderKind, DownloadPart,
+    DownloadQuery, EabCredentials, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest,
+    RevocationReason, RevokeCertificateRequest, Role, TsigAlgorithm, UpdateAcmeAccountRequest,
+    UpdateRenewalRequest,
 };
-use certkeep_server::jobs::{order_job, renewal_job};
+use certkeep_server::jobs::{delivery_job, order_job, renewal_job};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -51,6 +52,18 @@ async fn env_configured(
     Env { t, bind, pebble }
 }
 
+/// Peers without EAB and an account at the CA.
+async fn env_and_account() -> (Env, Uuid) {
+    let env = env(false).await;
+    let account = env
+        .t
+        .admin
+        .acme_account_create(&account_request(&env.pebble))
+        .await
+        .unwrap();
+    (env, account.id)
+}
+
 fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
     CreateAcmeAccountRequest {
         name: "pebble".into(),
@@ -71,6 +84,7 @@ fn provider_request(server: String, secret: String) -> CreateDnsProviderRequest 
         tsig_key_name: TSIG_KEY_NAME.into(),
         tsig_algorithm: TsigAlgorithm::HmacSha256,
         tsig_secret: secret,
+        channel_id: None,
         propagation_timeout_seconds: Some(20),
     }
 }
@@ -93,6 +107,19 @@ fn order(
         labels: Default::default(),
         auto_renew: None,
     }
+}
+
+/// Order `domains` through DNS provider `provider`.
+async fn dns_order(
+    t: &TestApp,
+    name: &str,
+    domains: &[&str],
+    account: Uuid,
+    provider: Uuid,
+) -> OrderInfo {
+    let mut req = order(name, domains, account, ChallengeType::Dns01);
+    req.dns_provider_id = Some(provider);
+    t.admin.order_create(&req).await.unwrap()
 }
 
 /// A webhook channel for the ordering events, pointing nowhere: its deliveries are the record.
@@ -295,6 +322,43 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     // Not due yet; due once 2/3 of Pebble's five-year lifetime has passed.
     assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
     let later = v1.not_before + (v1.not_after - v1.not_before) * 0.7;
+    // Automatic renewal turned off: the job leaves it alone although it is due; only a Manager
+    // may turn it back on; bad input names the field.
+    let switch = |on: bool| UpdateRenewalRequest { auto_renew: on };
+    let off = t
+        .admin
+        .certificate_renewal_update(id, &switch(false))
+        .await
+        .unwrap();
+    assert!(!off.auto_renew);
+    assert_eq!(off.order_id, first.id);
+    assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(0));
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    assert!(!reader.certificate_renewal_get(id).await.unwrap().auto_renew);
+    let e = reader
+        .certificate_renewal_update(id, &switch(true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let raw = t
+        .admin
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/certificates/{id}/renewal"),
+        )
+        .json(&serde_json::json!({"auto_renew": "yes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.text().await.unwrap().contains("auto_renew"));
+    assert!(
+        t.admin
+            .certificate_renewal_update(id, &switch(true))
+            .await
+            .unwrap()
+            .auto_renew
+    );
     assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(1));
     // Started once: the unfinished renewal is not started again.
     assert_eq!(renewal_job::run_once(&t.app, later).await.unwrap(), Some(0));
@@ -302,6 +366,11 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     assert_eq!(r.issued, 1, "{r:?}");
     let v2 = t.admin.certificate_get(id).await.unwrap();
     assert_eq!(v2.version, 2);
+    // Turned off now, it stays off through the next renewal.
+    t.admin
+        .certificate_renewal_update(id, &switch(false))
+        .await
+        .unwrap();
     assert_eq!(v2.source, CertificateSource::Ordered);
     assert_ne!(v2.fingerprint_sha256, v1.fingerprint_sha256);
     assert_ne!(
@@ -327,6 +396,17 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     assert_eq!(run_order(&t, manual.id).await.status, OrderStatus::Issued);
     assert_eq!(t.admin.certificate_get(id).await.unwrap().version, 3);
     assert_eq!(key_of(&t, id, 2).await, key_of(&t, id, 3).await);
+    assert!(
+        !t.admin
+            .certificate_renewal_get(id)
+            .await
+            .unwrap()
+            .auto_renew
+    );
+    t.admin
+        .certificate_renewal_update(id, &switch(true))
+        .await
+        .unwrap();
 
     // The name now points where certkeep does not answer: the renewal fails, says so at once,
     // and is tried again after a pause.
@@ -355,7 +435,8 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
             .unwrap(),
         Some(1)
     );
-    assert_eq!(order_job::run_once(&t.app, now).await.unwrap().failed, 1);
+    let r = order_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!(r.failed, 1, "{r:?}");
     let state = t.app.store.acme_certificate_get(id).await.unwrap().unwrap();
     assert_eq!(state.failures, 2);
     assert!(state.renew_at >= now + time::Duration::minutes(9));
@@ -685,28 +766,28 @@ async fn failed_orders_say_why_and_notify() {
         ))
         .await
         .unwrap();
-    let mut req = order(
+    let tsig = dns_order(
+        &t,
         "wrong-key",
         &["tsig.acme.test"],
         account.id,
-        ChallengeType::Dns01,
-    );
-    req.dns_provider_id = Some(wrong_key.id);
-    let tsig = t.admin.order_create(&req).await.unwrap();
+        wrong_key.id,
+    )
+    .await;
     // Updates go to a hidden primary whose data never reach the zone's nameserver.
     let hidden = Bind::start();
     let mut p = provider_request(hidden.addr().to_string(), hidden.tsig_secret.clone());
     p.name = "hidden".into();
     p.propagation_timeout_seconds = Some(3);
     let hidden_provider = t.admin.dns_provider_create(&p).await.unwrap();
-    let mut req = order(
+    let never = dns_order(
+        &t,
         "never",
         &["never.acme.test"],
         account.id,
-        ChallengeType::Dns01,
-    );
-    req.dns_provider_id = Some(hidden_provider.id);
-    let never = t.admin.order_create(&req).await.unwrap();
+        hidden_provider.id,
+    )
+    .await;
 
     // An order whose runs were all cut short (crashes) is not run again forever.
     let interrupted = t
@@ -913,7 +994,16 @@ async fn bad_orders_and_settings_are_refused_naming_the_field() {
         tsig_key_name: "k".into(),
         tsig_algorithm: TsigAlgorithm::HmacSha512,
         tsig_secret: "c2VjcmV0".into(),
+        channel_id: None,
         propagation_timeout_seconds: None,
+    };
+    // Callback providers name a webhook channel that sends both DNS events.
+    let no_dns_events = events_channel(&t, &["cert.issued"]).await;
+    let callback = CreateDnsProviderRequest {
+        name: "cb".into(),
+        kind: Some(DnsProviderKind::Callback),
+        zone: "example.com".into(),
+        ..Default::default()
     };
     for (req, needle) in [
         (
@@ -944,6 +1034,44 @@ async fn bad_orders_and_settings_are_refused_naming_the_field() {
             },
             "`propagation_timeout_seconds`",
         ),
+        (callback.clone(), "`channel_id` is required"),
+        (
+            CreateDnsProviderRequest {
+                channel_id: Some(Uuid::now_v7()),
+                ..callback.clone()
+            },
+            "names no notification channel",
+        ),
+        (
+            CreateDnsProviderRequest {
+                channel_id: Some(no_dns_events),
+                ..callback.clone()
+            },
+            "does not send dns.validation_required",
+        ),
+        (
+            CreateDnsProviderRequest {
+                channel_id: Some(no_dns_events),
+                server: "ns1.example.com".into(),
+                ..callback.clone()
+            },
+            "`server` applies only",
+        ),
+        (
+            CreateDnsProviderRequest {
+                channel_id: Some(no_dns_events),
+                ..good.clone()
+            },
+            "`channel_id` applies only",
+        ),
+        (
+            CreateDnsProviderRequest {
+                kind: Some(DnsProviderKind::Manual),
+                tsig_key_name: "k".into(),
+                ..callback.clone()
+            },
+            "`tsig_key_name` applies only",
+        ),
     ] {
         let e = t.admin.dns_provider_create(&req).await.unwrap_err();
         assert_eq!(e.status(), Some(400), "{e}");
@@ -954,7 +1082,7 @@ async fn bad_orders_and_settings_are_refused_naming_the_field() {
     }
     let p = t.admin.dns_provider_create(&good).await.unwrap();
     assert_eq!(p.propagation_timeout_seconds, 300);
-    assert_eq!(p.tsig_algorithm, TsigAlgorithm::HmacSha512);
+    assert_eq!(p.tsig_algorithm, Some(TsigAlgorithm::HmacSha512));
     let shown = serde_json::to_string(&t.admin.dns_provider_get(p.id).await.unwrap()).unwrap();
     assert!(!shown.contains("c2VjcmV0"), "the secret is never shown");
 
@@ -995,6 +1123,435 @@ async fn bad_orders_and_settings_are_refused_naming_the_field() {
         t.admin.dns_provider_get(p.id).await.unwrap_err().status(),
         Some(404)
     );
+    t.stop().await;
+}
+
+/// A webhook receiver standing in for "any other DNS provider": what it was sent, with the
+/// signature header, in arrival order.
+struct DnsReceiver {
+    url: String,
+    received: tokio::sync::mpsc::UnboundedReceiver<(bool, serde_json::Value)>,
+}
+
+async fn dns_receiver() -> DnsReceiver {
+    let (tx, received) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let signed = headers.contains_key("webhook-signature")
+                        && headers.contains_key("certkeep-signature");
+                    let _ = tx.send((signed, serde_json::from_slice(&body).unwrap()));
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    DnsReceiver { url, received }
+}
+
+async fn dns_channel(t: &TestApp, url: &str) -> Uuid {
+    t.admin
+        .channel_create(&CreateChannelRequest {
+            name: "dns".into(),
+            kind: Some(ChannelKind::Webhook),
+            url: Some(url.into()),
+            events: Some(
+                [
+                    "dns.validation_required",
+                    "dns.validation_completed",
+                    "cert.order_failed",
+                ]
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel
+        .id
+}
+
+/// A receiver, its webhook channel and a callback provider `name` sending to it.
+async fn callback_setup(
+    t: &TestApp,
+    name: &str,
+    timeout: u32,
+) -> (DnsReceiver, Uuid, certkeep_api::DnsProviderInfo) {
+    let receiver = dns_receiver().await;
+    let channel = dns_channel(t, &receiver.url).await;
+    let provider = t
+        .admin
+        .dns_provider_create(&CreateDnsProviderRequest {
+            name: name.into(),
+            kind: Some(DnsProviderKind::Callback),
+            zone: ZONE.into(),
+            channel_id: Some(channel),
+            propagation_timeout_seconds: Some(timeout),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    (receiver, channel, provider)
+}
+
+/// Deliver the outbox and hand what `receiver` got to `handle`, until `order` finishes, then
+/// once more for what the end of the order sent.
+async fn run_with_receiver(
+    t: &TestApp,
+    order: Uuid,
+    receiver: &mut DnsReceiver,
+    mut handle: impl FnMut(&serde_json::Value),
+) -> (OrderInfo, Vec<serde_json::Value>) {
+    let mut seen = Vec::new();
+    let mut drain = |receiver: &mut DnsReceiver, seen: &mut Vec<serde_json::Value>| {
+        while let Ok((signed, event)) = receiver.received.try_recv() {
+            assert!(signed, "deliveries are signed: {event}");
+            handle(&event);
+            seen.push(event);
+        }
+    };
+    let run = run_order(t, order);
+    tokio::pin!(run);
+    let done = loop {
+        tokio::select! {
+            o = &mut run => break o,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                // As the scheduler does: a round that fails (a busy database under the whole
+                // suite's load) is tried again at the next tick.
+                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
+                    eprintln!("delivery round failed, retrying: {e}");
+                }
+                drain(receiver, &mut seen);
+            }
+        }
+    };
+    delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    drain(receiver, &mut seen);
+    (done, seen)
+}
+
+fn of_type<'a>(seen: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
+    seen.iter().filter(|e| e["type"] == event).collect()
+}
+
+#[tokio::test]
+async fn callback_provider_has_a_webhook_receiver_write_the_records() {
+    if !tools_available() {
+        return;
+    }
+    let (
+        Env {
+            t,
+            bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
+    let (mut receiver, channel, provider) = callback_setup(&t, "callback", 20).await;
+    assert_eq!(provider.kind, DnsProviderKind::Callback);
+    assert_eq!(provider.channel_id, Some(channel));
+    assert_eq!(provider.server, None);
+
+    let created = dns_order(
+        &t,
+        "callback",
+        &["cb.acme.test", "*.cb.acme.test"],
+        account,
+        provider.id,
+    )
+    .await;
+    // The receiver writes each record into BIND and removes it when told.
+    let (done, seen) = run_with_receiver(&t, created.id, &mut receiver, |e| {
+        let r = &e["dns_record"];
+        let (name, value) = (
+            r["record_name"].as_str().unwrap(),
+            r["value"].as_str().unwrap(),
+        );
+        match e["type"].as_str().unwrap() {
+            "dns.validation_required" => {
+                bind.nsupdate(&format!("update add {name} 60 TXT \"{value}\""))
+            }
+            "dns.validation_completed" => {
+                bind.nsupdate(&format!("update delete {name} TXT \"{value}\""))
+            }
+            _ => {}
+        }
+    })
+    .await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    let required = of_type(&seen, "dns.validation_required");
+    let completed = of_type(&seen, "dns.validation_completed");
+    assert_eq!(required.len(), 2, "{seen:?}");
+    assert_eq!(completed.len(), 2, "{seen:?}");
+    let mut domains: Vec<&str> = required
+        .iter()
+        .map(|e| e["dns_record"]["domain"].as_str().unwrap())
+        .collect();
+    domains.sort();
+    assert_eq!(domains, vec!["*.cb.acme.test", "cb.acme.test"]);
+    for e in required.iter().chain(&completed) {
+        let r = &e["dns_record"];
+        assert_eq!(r["order_id"], created.id.to_string());
+        assert_eq!(r["record_name"], "_acme-challenge.cb.acme.test.");
+        assert_eq!(r["record_type"], "TXT");
+        assert_eq!(e["certificates"][0]["name"], "callback");
+    }
+    assert_eq!(bind.dig("TXT", "_acme-challenge.cb.acme.test"), "");
+    let meta = t
+        .admin
+        .certificate_get(done.certificate_id.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(meta.source, CertificateSource::Ordered);
+
+    // A receiver that never creates the record: the order fails once the deadline passes.
+    let (mut silent, _, silent_provider) = callback_setup(&t, "silent", 2).await;
+    let created = dns_order(
+        &t,
+        "never",
+        &["nobody.acme.test"],
+        account,
+        silent_provider.id,
+    )
+    .await;
+    let (done, seen) = run_with_receiver(&t, created.id, &mut silent, |_| {}).await;
+    assert_eq!(done.status, OrderStatus::Failed);
+    assert_eq!(done.failed_domain.as_deref(), Some("nobody.acme.test"));
+    let err = done.error.unwrap();
+    assert!(
+        err.contains("did not appear on every authoritative nameserver"),
+        "{err}"
+    );
+    assert_eq!(
+        of_type(&seen, "dns.validation_required").len(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        of_type(&seen, "dns.validation_completed").len(),
+        1,
+        "{seen:?}"
+    );
+    let failed = of_type(&seen, "cert.order_failed");
+    assert_eq!(failed.len(), 1, "{seen:?}");
+    assert!(
+        failed[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("did not appear"),
+        "{seen:?}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn manual_provider_order_waits_for_records_and_validate() {
+    if !tools_available() {
+        return;
+    }
+    let (
+        Env {
+            t,
+            bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
+    let provider = t
+        .admin
+        .dns_provider_create(&CreateDnsProviderRequest {
+            name: "by hand".into(),
+            kind: Some(DnsProviderKind::Manual),
+            zone: ZONE.into(),
+            propagation_timeout_seconds: Some(20),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(provider.kind, DnsProviderKind::Manual);
+    let created = dns_order(
+        &t,
+        "manual",
+        &["man.acme.test", "*.man.acme.test"],
+        account,
+        provider.id,
+    )
+    .await;
+    // Nothing to validate yet.
+    let e = t.admin.order_validate(created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert!(e.to_string().contains("not awaiting_dns"), "{e}");
+
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.awaiting_dns, 1, "{r:?}");
+    let waiting = t.admin.order_get(created.id).await.unwrap();
+    assert_eq!(waiting.status, OrderStatus::AwaitingDns);
+    assert_eq!(waiting.dns_records.len(), 2, "{waiting:?}");
+    let mut domains: Vec<&str> = waiting
+        .dns_records
+        .iter()
+        .map(|r| r.domain.as_str())
+        .collect();
+    domains.sort();
+    assert_eq!(domains, vec!["*.man.acme.test", "man.acme.test"]);
+    for r in &waiting.dns_records {
+        assert_eq!(r.record_name, "_acme-challenge.man.acme.test.");
+        assert_eq!(r.record_type, "TXT");
+    }
+    // A waiting order is left alone by the job, and only a Manager may let it go on.
+    let r = order_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r, order_job::OrderReport::default());
+    let (reader, _) = t.client_with_role(Role::Reader, None).await;
+    let e = reader.order_validate(created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+
+    // The person creates the records, then says so.
+    for r in &waiting.dns_records {
+        bind.nsupdate(&format!(
+            "update add {} 60 TXT \"{}\"",
+            r.record_name, r.value
+        ));
+    }
+    let resumed = t.admin.order_validate(created.id).await.unwrap();
+    assert_eq!(resumed.status, OrderStatus::Pending);
+    let e = t.admin.order_validate(created.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    let meta = t
+        .admin
+        .certificate_get(done.certificate_id.unwrap())
+        .await
+        .unwrap();
+    let mut domains = meta.domains.clone();
+    domains.sort();
+    assert_eq!(domains, vec!["*.man.acme.test", "man.acme.test"]);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_change_contacts_and_roll_their_key_over() {
+    if !tools_available() {
+        return;
+    }
+    let (
+        Env {
+            t,
+            bind: _bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
+    let changed = t
+        .admin
+        .acme_account_update(
+            account,
+            &UpdateAcmeAccountRequest {
+                name: Some("pebble-ops".into()),
+                contact: Some(vec!["security@example.com".into()]),
+                rollover_key: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.name, "pebble-ops");
+    assert_eq!(changed.contact, vec!["mailto:security@example.com"]);
+    let before = t
+        .app
+        .store
+        .acme_account_get(account)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A new key at the CA; orders go on with it.
+    let rolled = t
+        .admin
+        .acme_account_update(
+            account,
+            &UpdateAcmeAccountRequest {
+                rollover_key: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rolled.account_url, changed.account_url);
+    assert_eq!(rolled.contact, changed.contact);
+    let after = t
+        .app
+        .store
+        .acme_account_get(account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(after.credentials_sealed, before.credentials_sealed);
+    let created = t
+        .admin
+        .order_create(&order(
+            "after-rollover",
+            &["rolled.acme.test"],
+            account,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let done = run_order(&t, created.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+
+    // Bad input names the field; only a Manager not limited to a group may change accounts.
+    let e = t
+        .admin
+        .acme_account_update(
+            account,
+            &UpdateAcmeAccountRequest {
+                contact: Some(vec!["not an address".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(e.to_string().contains("`contact[0]`"), "{e}");
+    let raw = t
+        .admin
+        .raw(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/acme/accounts/{account}"),
+        )
+        .json(&serde_json::json!({"rollover_key": "soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+    assert!(raw.text().await.unwrap().contains("rollover_key"));
+    let (team, _) = t.client_with_role(Role::Manager, Some("team")).await;
+    let e = team
+        .acme_account_update(account, &UpdateAcmeAccountRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
+    let e = t
+        .admin
+        .acme_account_update(Uuid::now_v7(), &UpdateAcmeAccountRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
     t.stop().await;
 }
 

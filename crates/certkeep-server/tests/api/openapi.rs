@@ -65,6 +65,7 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/acme/accounts", "post"),
         ("/api/v1/acme/accounts/{id}", "get"),
         ("/api/v1/acme/accounts/{id}", "delete"),
+        ("/api/v1/acme/accounts/{id}", "patch"),
         ("/api/v1/dns-providers", "get"),
         ("/api/v1/dns-providers", "post"),
         ("/api/v1/dns-providers/{id}", "get"),
@@ -72,7 +73,10 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
         ("/api/v1/orders", "get"),
         ("/api/v1/orders", "post"),
         ("/api/v1/orders/{id}", "get"),
+        ("/api/v1/orders/{id}/validate", "post"),
         ("/api/v1/certificates/{id}/renew", "post"),
+        ("/api/v1/certificates/{id}/renewal", "get"),
+        ("/api/v1/certificates/{id}/renewal", "patch"),
         ("/api/v1/certificates/{id}/revoke", "post"),
     ];
     for (p, m) in expected {

@@ -230,6 +230,8 @@ fn event_title(event: EventType) -> &'static str {
         EventType::CertOrderFailed => "Certificate order failed",
         EventType::CertRenewed => "Certificates renewed",
         EventType::CertRenewFailed => "Certificate renewal failed",
+        EventType::DnsValidationRequired => "DNS validation record required",
+        EventType::DnsValidationCompleted => "DNS validation record no longer needed",
     }
 }
 

@@ -39,7 +39,10 @@ fn action(event: EventType) -> Action {
         EventType::CertReimported | EventType::CertDeleted => Action::Resolve,
         EventType::CertOrderFailed | EventType::CertRenewFailed => Action::Trigger("error"),
         EventType::CertRenewed => Action::Resolve,
-        EventType::CertImported | EventType::CertIssued => Action::Skip,
+        EventType::CertImported
+        | EventType::CertIssued
+        | EventType::DnsValidationRequired
+        | EventType::DnsValidationCompleted => Action::Skip,
         EventType::ChannelTest => Action::Test,
     }
 }

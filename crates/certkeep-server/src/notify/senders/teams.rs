@@ -55,7 +55,9 @@ fn theme_color(event: EventType) -> &'static str {
         | EventType::CertRenewed => "2EB886",
         EventType::CertOrderFailed | EventType::CertRenewFailed => "D13438",
         EventType::CertDeleted => "808080",
-        EventType::ChannelTest => "0078D7",
+        EventType::ChannelTest
+        | EventType::DnsValidationRequired
+        | EventType::DnsValidationCompleted => "0078D7",
     }
 }
 

@@ -33,7 +33,7 @@ pub struct OrderRow {
 
 fn status_class(s: OrderStatus) -> &'static str {
     match s {
-        OrderStatus::Pending | OrderStatus::Validating => "warn",
+        OrderStatus::Pending | OrderStatus::Validating | OrderStatus::AwaitingDns => "warn",
         OrderStatus::Issued => "ok",
         OrderStatus::Failed => "bad",
     }
@@ -99,6 +99,8 @@ struct DetailPage {
     problem_kind: String,
     problem_detail: String,
     subproblems: Vec<Subproblem>,
+    /// TXT records to create by hand (manual DNS provider), as (name, value).
+    dns_records: Vec<(String, String)>,
     updated: String,
     finished: String,
 }
@@ -160,6 +162,11 @@ pub async fn detail(
                 kind: s.kind.unwrap_or_default(),
                 detail: s.detail.unwrap_or_default(),
             })
+            .collect(),
+        dns_records: o
+            .dns_records
+            .iter()
+            .map(|r| (r.record_name.clone(), r.value.clone()))
             .collect(),
         updated: format!("{} ({})", date(o.updated_at), relative(o.updated_at, now)),
         finished: o
