@@ -257,17 +257,30 @@ async fn sweep_channel(
         ..channel.clone()
     };
     // Certificates due, by event and threshold.
-    let mut groups: BTreeMap<(EventType, Option<Threshold>), Vec<DueCandidate>> = BTreeMap::new();
-    if channels::wants(channel, EventType::CertExpiring) {
-        for (c, t) in expiring_due(app, &run).await?.into_values() {
-            groups
-                .entry((EventType::CertExpiring, Some(t)))
-                .or_default()
-                .push(c);
+    // The two lookups read through separate reader connections side by side.
+    let expiring = async {
+        if channels::wants(channel, EventType::CertExpiring) {
+            expiring_due(app, &run).await.map(Some)
+        } else {
+            Ok(None)
         }
+    };
+    let expired = async {
+        if channels::wants(channel, EventType::CertExpired) {
+            expired_due(app, &run, day_from).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (expiring, expired) = tokio::try_join!(expiring, expired)?;
+    let mut groups: BTreeMap<(EventType, Option<Threshold>), Vec<DueCandidate>> = BTreeMap::new();
+    for (c, t) in expiring.into_iter().flat_map(HashMap::into_values) {
+        groups
+            .entry((EventType::CertExpiring, Some(t)))
+            .or_default()
+            .push(c);
     }
-    if channels::wants(channel, EventType::CertExpired) {
-        let (due, reminded) = expired_due(app, &run, day_from).await?;
+    if let Some((due, reminded)) = expired {
         if reminded {
             next.reminded_on = Some(today);
         }
