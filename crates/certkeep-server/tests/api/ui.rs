@@ -719,6 +719,70 @@ async fn ui_admin_creates_and_revokes_tokens_and_reads_the_audit_log() {
     assert!(html.contains("Audit events") && html.contains("certificate.import"));
 }
 
+/// The `#` column of the audit page's rows, top to bottom.
+fn audit_seqs(html: &str) -> Vec<i64> {
+    html.split("<tr>\n        <td>")
+        .skip(1)
+        .map(|row| row.split('<').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn older_link(html: &str) -> Option<String> {
+    let at = html.find("rel=\"next\"")?;
+    let start = html[..at].rfind("href=\"")? + 6;
+    Some(html[start..].split('"').next().unwrap().replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn ui_audit_log_lists_newest_first_and_pages_to_older_events() {
+    let app = TestApp::spawn().await;
+    for _ in 0..120 {
+        app.admin
+            .certificate_list(&Default::default())
+            .await
+            .unwrap();
+    }
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let (status, html) = b.page("/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Newest first."));
+    let first = audit_seqs(&html);
+    assert_eq!(first.len(), 100);
+    assert!(first.windows(2).all(|w| w[0] == w[1] + 1), "{first:?}");
+    // The newest event listed is the sign-in's token creation or later.
+    let head = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            order: Some(certkeep_api::AuditOrder::Desc),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items[0]
+        .seq;
+    assert!(first[0] < head && first[0] > head - 5, "{} vs {head}", first[0]);
+    let next = older_link(&html).expect("a link to older events");
+    assert!(
+        next.contains(&format!("before={}", first[99])),
+        "{next}"
+    );
+    assert!(html.contains("Older events"));
+    let (status, older) = b.page(&next).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = audit_seqs(&older);
+    assert_eq!(second[0], first[99] - 1, "the next page starts below the first");
+    assert_eq!(*second.last().unwrap(), 1, "the last page ends at the oldest");
+    assert!(older_link(&older).is_none(), "the oldest page has no older link");
+    // Filters survive paging.
+    let html = b.page("/audit?action=certificate.list").await.1;
+    let next = older_link(&html).unwrap();
+    assert!(next.contains("action=certificate.list"), "{next}");
+    let older = b.page(&next).await.1;
+    assert!(!older.contains("token.create") && older.contains("certificate.list"));
+}
+
 #[tokio::test]
 async fn ui_channels_are_created_tested_and_show_their_deliveries() {
     let app = TestApp::spawn_manual().await;
