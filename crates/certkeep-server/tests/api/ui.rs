@@ -412,6 +412,160 @@ async fn ui_reader_sees_no_key_download_or_delete_and_the_server_refuses_them() 
     assert_eq!(r.headers()[CONTENT_TYPE], "application/x-pkcs12");
 }
 
+/// The first base64 line of a PEM certificate: enough to recognise it in OpenSSL's output.
+fn pem_line(pem: &str) -> &str {
+    pem.lines().nth(1).unwrap()
+}
+
+#[tokio::test]
+async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
+    let app = TestApp::spawn().await;
+    let v1 = fixtures();
+    let id = app
+        .admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "versions".into(),
+            certificate: v1.leaf_pem.clone(),
+            private_key: Some(v1.leaf_key_pem.clone()),
+            chain: vec![v1.intermediate_pem.clone()],
+            ..ImportCertificateRequest::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let v2 = crate::certificates::fixtures_for(
+        certkeep_testkit::KeyKind::EcP256,
+        "www.example.test",
+        OffsetDateTime::now_utc(),
+    );
+    app.admin
+        .certificate_reimport(
+            id,
+            &certkeep_api::ReimportCertificateRequest {
+                certificate: v2.leaf_pem.clone(),
+                private_key: Some(v2.leaf_key_pem.clone()),
+                chain: vec![v2.intermediate_pem.clone()],
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let (_, writer) = app.client_with_role(Role::Writer, None).await;
+    let w = Browser::signed_in(&app.base_url, &writer).await;
+    let html = w.page(&format!("/certificates/{id}")).await.1;
+    for v in ["1", "2"] {
+        for link in [
+            format!("part=certificate&amp;format=pem&amp;version={v}"),
+            format!("part=certificate&amp;format=der&amp;version={v}"),
+            format!("part=fullchain&amp;format=pem&amp;version={v}"),
+            format!("part=private_key&amp;format=pem&amp;version={v}"),
+        ] {
+            assert!(html.contains(&link), "no {link}");
+        }
+        assert!(html.contains(&format!("name=\"version\" value=\"{v}\"")));
+        assert!(html.contains(&format!("id=\"p12key-{v}\"")));
+    }
+    // The older version's files are the older version's.
+    let der = w
+        .get(&format!("/certificates/{id}/download?part=certificate&format=der&version=1"))
+        .await;
+    assert_eq!(der.status(), StatusCode::OK);
+    assert_eq!(der.bytes().await.unwrap().to_vec(), v1.leaf_der);
+    let key = w
+        .get(&format!("/certificates/{id}/download?part=private_key&format=pem&version=1"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(key.trim(), v1.leaf_key_pem.trim());
+    let csrf = w.csrf(&format!("/certificates/{id}")).await;
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("password", "old-version-pw"),
+                ("include_key", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/x-pkcs12");
+    let dir = tempfile::tempdir().unwrap();
+    let p12 = dir.path().join("v1.p12");
+    std::fs::write(&p12, r.bytes().await.unwrap()).unwrap();
+    let dump = String::from_utf8(crate::certificates::openssl(
+        &["pkcs12", "-in", p12.to_str().unwrap(), "-passin", "pass:old-version-pw", "-nodes"],
+        None,
+    ))
+    .unwrap();
+    assert!(dump.contains(pem_line(&v1.leaf_pem)), "{dump}");
+    assert!(!dump.contains(pem_line(&v2.leaf_pem)));
+    assert!(dump.contains("PRIVATE KEY"));
+    // Audited like any key download, with the version.
+    let events = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            action: Some("certificate.download_key".into()),
+            target: Some(id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail["format"] == "pkcs12" && e.detail["version"] == 1),
+        "{events:?}"
+    );
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[("csrf", csrf.as_str()), ("version", "one"), ("password", "pw")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("version &#34;one&#34; is not a version number"));
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[("csrf", csrf.as_str()), ("version", "7"), ("password", "pw")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A Reader: certificates of every version and PKCS#12 without keys; no key anywhere.
+    let (_, reader) = app.client_with_role(Role::Reader, None).await;
+    let b = Browser::signed_in(&app.base_url, &reader).await;
+    let html = b.page(&format!("/certificates/{id}")).await.1;
+    assert!(html.contains("part=certificate&amp;format=der&amp;version=1"));
+    assert!(html.contains("name=\"version\" value=\"1\""));
+    assert!(!html.contains("part=private_key") && !html.contains("include_key"));
+    let csrf = b.csrf(&format!("/certificates/{id}")).await;
+    let r = b
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[("csrf", csrf.as_str()), ("version", "1"), ("password", "pw")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "certificates only");
+    let r = b
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("password", "pw"),
+                ("include_key", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the server refuses the key anyway");
+}
+
 #[tokio::test]
 async fn ui_revoking_the_token_ends_its_sessions() {
     let app = TestApp::spawn().await;
