@@ -1,7 +1,9 @@
 //! The web UI in a real browser: headless Chromium driven over WebDriver (chromedriver).
 //! Signs in, imports a certificate with its key through the form, finds it by search, opens
-//! it, downloads it, sees a Reader denied the key download, signs out; takes screenshots of the
-//! dashboard and the detail page into `$CARGO_TARGET_DIR/ui-screenshots/`.
+//! it, downloads it, sees a Reader denied the key download, signs out; orders a certificate
+//! from a local Pebble through the order form (after the form refuses a bad domain beside the
+//! field) and follows the order to issued and failed; takes screenshots of the pages at desktop
+//! and phone widths into `$CARGO_TARGET_DIR/ui-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`: with `CI=true` their absence fails the
 //! test (scripts/test.sh installs them), otherwise it is skipped loudly.
@@ -342,6 +344,130 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
         screenshot(&b, "dashboard-phone.png").await;
         b.goto(&detail_url).await.unwrap();
         screenshot(&b, "certificate-detail-phone.png").await;
+    }
+    .await;
+    let _ = b.close().await;
+    result
+}
+
+/// The text shown beside form field `id`.
+async fn field_error(b: &Client, id: &str) -> String {
+    b.find(Locator::Id(&format!("{id}-error")))
+        .await
+        .unwrap_or_else(|_| panic!("no error beside {id}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    if !crate::acme_peers::tools_available() {
+        return;
+    }
+    let env = crate::acme::env(false).await;
+    let t = &env.t;
+    let account = t
+        .admin
+        .acme_account_create(&crate::acme::account_request(&env.pebble))
+        .await
+        .unwrap();
+    let base = t.base_url.clone();
+    let admin = admin_token(t).await;
+    let work = tempfile::tempdir().unwrap();
+    let (_driver, webdriver) = start_driver(&driver).await;
+    let b = open_browser(
+        &webdriver,
+        &chromium,
+        &work.path().join("profile"),
+        work.path(),
+    )
+    .await;
+    let result = async {
+        sign_in(&b, &base, &admin).await;
+        b.goto(&format!("{base}/orders")).await.unwrap();
+        wait_h1(&b, "Orders").await;
+        assert!(
+            b.source()
+                .await
+                .unwrap()
+                .contains("No certificate has been ordered")
+        );
+        screenshot(&b, "orders-empty.png").await;
+
+        // The form: a wildcard cannot be validated over HTTP-01; the CA is not asked.
+        click(&b, Locator::LinkText("New order")).await;
+        wait_h1(&b, "New order").await;
+        screenshot(&b, "order-form.png").await;
+        fill(&b, "name", "shop").await;
+        fill(&b, "domains", &format!("*.shop.{}", crate::acme_peers::ZONE)).await;
+        click(&b, Locator::Css("form.order button[type=submit]")).await;
+        wait_h1(&b, "New order").await;
+        let message = field_error(&b, "domains").await;
+        assert!(message.contains("wildcards need `challenge` dns-01"), "{message}");
+        let domains = b.find(Locator::Id("domains")).await.unwrap();
+        assert_eq!(
+            domains.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true")
+        );
+        assert!(
+            b.find(Locator::Id("name-error")).await.is_err(),
+            "only the domains field is marked"
+        );
+        screenshot(&b, "order-form-error.png").await;
+        assert!(t.admin.order_list().await.unwrap().items.is_empty());
+
+        // Corrected, it is ordered: the order's page, then issued by the order job.
+        domains.clear().await.unwrap();
+        fill(&b, "domains", &format!("shop.{}", crate::acme_peers::ZONE)).await;
+        click(&b, Locator::Css("form.order button[type=submit]")).await;
+        wait_h1(&b, "shop").await;
+        let order_url = b.current_url().await.unwrap().to_string();
+        let page = b.source().await.unwrap();
+        assert!(page.contains("pending") && page.contains("http-01"), "{page}");
+        screenshot(&b, "order-pending.png").await;
+        let id: uuid::Uuid = order_url.rsplit('/').next().unwrap().parse().unwrap();
+        let done = crate::acme::run_order(t, id).await;
+        assert_eq!(done.status, certkeep_api::OrderStatus::Issued, "{done:?}");
+        b.goto(&order_url).await.unwrap();
+        wait_h1(&b, "shop").await;
+        assert!(b.source().await.unwrap().contains("issued"));
+        screenshot(&b, "order-issued.png").await;
+
+        // A name the CA refuses: the page says which domain and what the CA said.
+        let refused = t
+            .admin
+            .order_create(&crate::acme::order(
+                "blocked",
+                &[crate::acme_peers::BLOCKED_DOMAIN],
+                account.id,
+                certkeep_api::ChallengeType::Http01,
+            ))
+            .await
+            .unwrap();
+        let failed = crate::acme::run_order(t, refused.id).await;
+        assert_eq!(failed.status, certkeep_api::OrderStatus::Failed);
+        b.goto(&format!("{base}/orders/{}", refused.id)).await.unwrap();
+        wait_h1(&b, "blocked").await;
+        let page = b.source().await.unwrap();
+        assert!(page.contains("Why it failed") && page.contains("The CA said"), "{page}");
+        screenshot(&b, "order-failed.png").await;
+
+        b.goto(&format!("{base}/orders")).await.unwrap();
+        wait_h1(&b, "Orders").await;
+        let rows = b.find_all(Locator::Css("tbody tr")).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        screenshot(&b, "orders.png").await;
+
+        b.set_window_size(390, 1400).await.unwrap();
+        screenshot(&b, "orders-phone.png").await;
+        b.goto(&format!("{base}/orders/new")).await.unwrap();
+        screenshot(&b, "order-form-phone.png").await;
+        b.goto(&format!("{base}/orders/{}", refused.id)).await.unwrap();
+        screenshot(&b, "order-failed-phone.png").await;
     }
     .await;
     let _ = b.close().await;
