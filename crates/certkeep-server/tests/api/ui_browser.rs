@@ -125,9 +125,28 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// A screenshot of the whole page at the window's width: the window grows to the page's
+/// height for it (the pages need no script; this one only measures).
 async fn screenshot(b: &Client, name: &str) {
     let path = screenshot_dir().join(name);
+    let (width, height) = b.get_window_size().await.unwrap();
+    let page_height = b
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(height)
+        .min(8000);
+    let grow = page_height + 120 > height;
+    if grow {
+        b.set_window_size(width as u32, page_height as u32 + 120)
+            .await
+            .unwrap();
+    }
     std::fs::write(&path, b.screenshot().await.unwrap()).unwrap();
+    if grow {
+        b.set_window_size(width as u32, height as u32).await.unwrap();
+    }
     println!("screenshot: {}", path.display());
 }
 
@@ -328,22 +347,78 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
 
         // The other pages, for a person to look at.
         sign_in(&b, &base, &admin).await;
+        let channel = app
+            .admin
+            .channel_create(&certkeep_api::CreateChannelRequest {
+                name: "team mail".into(),
+                kind: Some(certkeep_api::ChannelKind::Email),
+                smtp: Some(certkeep_api::SmtpConfig {
+                    host: "smtp.example.com".into(),
+                    ca_pem: Some(f.root_pem.clone()),
+                    ..Default::default()
+                }),
+                email_from: Some("certkeep@example.com".into()),
+                email_to: vec!["team@example.com".into(), "oncall@example.com".into()],
+                scope: Some(certkeep_api::ChannelScope {
+                    group: Some("web".into()),
+                    labels: [("env".to_string(), "prod".to_string())].into(),
+                }),
+                expired_hour_utc: Some(7),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .channel
+            .id;
         for (path, name) in [
             ("/certificates?sort=name", "certificates.png"),
             ("/import", "import.png"),
+            ("/channels", "channels.png"),
             ("/channels/new", "channel-new.png"),
+            (&format!("/channels/{channel}"), "channel.png"),
+            (&format!("/channels/{channel}/edit"), "channel-edit.png"),
             ("/audit", "audit.png"),
             ("/tokens", "tokens.png"),
         ] {
             b.goto(&format!("{base}{path}")).await.unwrap();
             screenshot(&b, name).await;
         }
+        // A bad value comes back beside its field.
+        b.goto(&format!("{base}/channels/{channel}/edit"))
+            .await
+            .unwrap();
+        let hour = b.find(Locator::Id("expired_hour")).await.unwrap();
+        hour.clear().await.unwrap();
+        hour.send_keys("23").await.unwrap();
+        let labels = b.find(Locator::Id("labels")).await.unwrap();
+        labels.send_keys("\nno-equals-sign").await.unwrap();
+        click(&b, Locator::Css("form.channel button[type=submit]")).await;
+        wait_h1(&b, "Edit channel").await;
+        let message = b
+            .find(Locator::Id("labels-error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(message.contains("is not key=value"), "{message}");
+        screenshot(&b, "channel-edit-error.png").await;
 
         // The pages at a phone's width.
         b.set_window_size(390, 1400).await.unwrap();
         screenshot(&b, "dashboard-phone.png").await;
         b.goto(&detail_url).await.unwrap();
         screenshot(&b, "certificate-detail-phone.png").await;
+        for (path, name) in [
+            ("/certificates?sort=name", "certificates-phone.png"),
+            (&format!("/channels/{channel}"), "channel-phone.png"),
+            ("/channels/new", "channel-new-phone.png"),
+            ("/audit", "audit-phone.png"),
+            ("/tokens", "tokens-phone.png"),
+        ] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            screenshot(&b, name).await;
+        }
     }
     .await;
     let _ = b.close().await;

@@ -501,7 +501,6 @@ async fn detail_page(
         Some(
             page.items
                 .iter()
-                .rev()
                 .map(|e| AuditRow {
                     time: date(e.time),
                     action: e.action.clone(),
