@@ -468,12 +468,16 @@ async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
     }
     // The older version's files are the older version's.
     let der = w
-        .get(&format!("/certificates/{id}/download?part=certificate&format=der&version=1"))
+        .get(&format!(
+            "/certificates/{id}/download?part=certificate&format=der&version=1"
+        ))
         .await;
     assert_eq!(der.status(), StatusCode::OK);
     assert_eq!(der.bytes().await.unwrap().to_vec(), v1.leaf_der);
     let key = w
-        .get(&format!("/certificates/{id}/download?part=private_key&format=pem&version=1"))
+        .get(&format!(
+            "/certificates/{id}/download?part=private_key&format=pem&version=1"
+        ))
         .await
         .text()
         .await
@@ -497,7 +501,14 @@ async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
     let p12 = dir.path().join("v1.p12");
     std::fs::write(&p12, r.bytes().await.unwrap()).unwrap();
     let dump = String::from_utf8(crate::certificates::openssl(
-        &["pkcs12", "-in", p12.to_str().unwrap(), "-passin", "pass:old-version-pw", "-nodes"],
+        &[
+            "pkcs12",
+            "-in",
+            p12.to_str().unwrap(),
+            "-passin",
+            "pass:old-version-pw",
+            "-nodes",
+        ],
         None,
     ))
     .unwrap();
@@ -524,15 +535,28 @@ async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
     let r = w
         .post(
             &format!("/certificates/{id}/pkcs12"),
-            &[("csrf", csrf.as_str()), ("version", "one"), ("password", "pw")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "one"),
+                ("password", "pw"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("version &#34;one&#34; is not a version number"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("version &#34;one&#34; is not a version number")
+    );
     let r = w
         .post(
             &format!("/certificates/{id}/pkcs12"),
-            &[("csrf", csrf.as_str()), ("version", "7"), ("password", "pw")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "7"),
+                ("password", "pw"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -548,7 +572,11 @@ async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
     let r = b
         .post(
             &format!("/certificates/{id}/pkcs12"),
-            &[("csrf", csrf.as_str()), ("version", "1"), ("password", "pw")],
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("password", "pw"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK, "certificates only");
@@ -563,7 +591,11 @@ async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
             ],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the server refuses the key anyway");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the server refuses the key anyway"
+    );
 }
 
 #[tokio::test]
@@ -884,7 +916,13 @@ fn audit_seqs(html: &str) -> Vec<i64> {
 fn older_link(html: &str) -> Option<String> {
     let at = html.find("rel=\"next\"")?;
     let start = html[..at].rfind("href=\"")? + 6;
-    Some(html[start..].split('"').next().unwrap().replace("&#38;", "&"))
+    Some(
+        html[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&"),
+    )
 }
 
 #[tokio::test]
@@ -916,19 +954,31 @@ async fn ui_audit_log_lists_newest_first_and_pages_to_older_events() {
         .unwrap()
         .items[0]
         .seq;
-    assert!(first[0] < head && first[0] > head - 5, "{} vs {head}", first[0]);
-    let next = older_link(&html).expect("a link to older events");
     assert!(
-        next.contains(&format!("before={}", first[99])),
-        "{next}"
+        first[0] < head && first[0] > head - 5,
+        "{} vs {head}",
+        first[0]
     );
+    let next = older_link(&html).expect("a link to older events");
+    assert!(next.contains(&format!("before={}", first[99])), "{next}");
     assert!(html.contains("Older events"));
     let (status, older) = b.page(&next).await;
     assert_eq!(status, StatusCode::OK);
     let second = audit_seqs(&older);
-    assert_eq!(second[0], first[99] - 1, "the next page starts below the first");
-    assert_eq!(*second.last().unwrap(), 1, "the last page ends at the oldest");
-    assert!(older_link(&older).is_none(), "the oldest page has no older link");
+    assert_eq!(
+        second[0],
+        first[99] - 1,
+        "the next page starts below the first"
+    );
+    assert_eq!(
+        *second.last().unwrap(),
+        1,
+        "the last page ends at the oldest"
+    );
+    assert!(
+        older_link(&older).is_none(),
+        "the oldest page has no older link"
+    );
     // Filters survive paging.
     let html = b.page("/audit?action=certificate.list").await.1;
     let next = older_link(&html).unwrap();
@@ -1055,10 +1105,18 @@ async fn ui_channel_form_sets_label_scope_events_url_and_reminder_hour() {
     let b = Browser::signed_in(&app.base_url, &token).await;
     let (status, html) = b.page("/channels/new").await;
     assert_eq!(status, StatusCode::OK);
-    for field in ["id=\"labels\"", "id=\"events_url\"", "id=\"smtp_ca_pem\"", "id=\"expired_hour\""] {
+    for field in [
+        "id=\"labels\"",
+        "id=\"events_url\"",
+        "id=\"smtp_ca_pem\"",
+        "id=\"expired_hour\"",
+    ] {
         assert!(html.contains(field), "the form has {field}");
     }
-    assert!(html.contains("value=\"9\""), "the reminder hour starts at the default");
+    assert!(
+        html.contains("value=\"9\""),
+        "the reminder hour starts at the default"
+    );
     let csrf = csrf_of(&html);
     let base = [
         ("csrf", csrf.as_str()),
@@ -1082,14 +1140,25 @@ async fn ui_channel_form_sets_label_scope_events_url_and_reminder_hour() {
     for (field, value, id, words) in [
         ("expired_hour", "24", "expired_hour", "it must be 0 to 23"),
         ("expired_hour", "noon", "expired_hour", "is not an hour"),
-        ("events_url", "ftp://pd.example.test/enqueue", "events_url", "`events_url` has scheme &#34;ftp&#34;"),
-        ("labels", "env=prod\nbroken", "labels", "label 2 (&#34;broken&#34;) is not key=value"),
+        (
+            "events_url",
+            "ftp://pd.example.test/enqueue",
+            "events_url",
+            "`events_url` has scheme &#34;ftp&#34;",
+        ),
+        (
+            "labels",
+            "env=prod\nbroken",
+            "labels",
+            "label 2 (&#34;broken&#34;) is not key=value",
+        ),
         ("labels", "bad key=1", "labels", "label key"),
     ] {
         let r = b.post("/channels/new", &with(field, value)).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{field}={value}");
         let html = r.text().await.unwrap();
-        let message = field_error(&html, id).unwrap_or_else(|| panic!("no message beside {id}: {html}"));
+        let message =
+            field_error(&html, id).unwrap_or_else(|| panic!("no message beside {id}: {html}"));
         assert!(message.contains(words), "{id}: {message}");
         assert!(html.contains(&format!("aria-describedby=\"{id}-error\"")));
         assert!(!html.contains(ROUTING_KEY), "the routing key is sent back");
@@ -1103,13 +1172,20 @@ async fn ui_channel_form_sets_label_scope_events_url_and_reminder_hour() {
     assert_eq!(c.endpoint, "http://127.0.0.1:9/v2/enqueue");
     assert_eq!(c.scope.group.as_deref(), Some("web"));
     assert_eq!(
-        c.scope.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        c.scope
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
         ["env=prod", "team=ops"]
     );
     assert_eq!(c.expired_hour_utc, 17);
     let page = b.page(&format!("/channels/{}", c.id)).await.1;
     assert!(page.contains("Events API URL") && page.contains("http://127.0.0.1:9/v2/enqueue"));
-    assert!(page.contains("group web") && page.contains("<code>env=prod</code> and <code>team=ops</code>"));
+    assert!(
+        page.contains("group web")
+            && page.contains("<code>env=prod</code> and <code>team=ops</code>")
+    );
     assert!(page.contains("17:00 UTC"));
     assert!(!page.contains(ROUTING_KEY));
 
@@ -1141,20 +1217,30 @@ async fn ui_channel_form_sets_label_scope_events_url_and_reminder_hour() {
     let r = post(edit("-1", "env=staging")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let html = r.text().await.unwrap();
-    assert!(field_error(&html, "expired_hour").unwrap().contains("&#34;-1&#34; is not an hour"));
+    assert!(
+        field_error(&html, "expired_hour")
+            .unwrap()
+            .contains("&#34;-1&#34; is not an hour")
+    );
     let r = post(edit("6", "env=staging")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let c = app.admin.channel_get(c.id).await.unwrap();
     assert_eq!(c.expired_hour_utc, 6);
     assert_eq!(c.endpoint, other_url);
     assert_eq!(c.scope.group, None);
-    assert_eq!(c.scope.labels.get("env").map(String::as_str), Some("staging"));
+    assert_eq!(
+        c.scope.labels.get("env").map(String::as_str),
+        Some("staging")
+    );
     assert_eq!(c.scope.labels.len(), 1);
     let page = b.page(&format!("/channels/{}", c.id)).await.1;
     assert!(page.contains("labelled <code>env=staging</code>") && page.contains("06:00 UTC"));
     // The routing key was kept: a test event goes to the new events URL with it.
     let r = b
-        .post(&format!("/channels/{}/test", c.id), &[("csrf", csrf.as_str())])
+        .post(
+            &format!("/channels/{}/test", c.id),
+            &[("csrf", csrf.as_str())],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("Test delivered"));
@@ -1201,13 +1287,24 @@ async fn ui_email_channel_takes_a_relay_ca_and_never_shows_the_password() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let html = r.text().await.unwrap();
     let message = field_error(&html, "smtp_ca_pem").expect("a message beside the CA field");
-    assert!(message.contains("`smtp.ca_pem` block 1 is a PRIVATE KEY, expected CERTIFICATE"), "{message}");
+    assert!(
+        message.contains("`smtp.ca_pem` block 1 is a PRIVATE KEY, expected CERTIFICATE"),
+        "{message}"
+    );
     assert!(!html.contains("hunter2-secret"));
     let mut bad = form.clone();
     bad.push(("smtp_port", "smtp".into()));
     bad.retain(|(k, v)| *k != "smtp_port" || v == "smtp");
-    let html = send(&bad, "/channels/new".into()).await.text().await.unwrap();
-    assert!(field_error(&html, "smtp_port").unwrap().contains("is not a port number"));
+    let html = send(&bad, "/channels/new".into())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        field_error(&html, "smtp_port")
+            .unwrap()
+            .contains("is not a port number")
+    );
 
     form.push(("smtp_ca_pem", f.root_pem.clone()));
     let r = send(&form, "/channels/new".into()).await;
@@ -1215,12 +1312,18 @@ async fn ui_email_channel_takes_a_relay_ca_and_never_shows_the_password() {
     let c = app.admin.channel_list().await.unwrap().items.remove(0);
     let smtp = c.smtp.clone().expect("the relay is shown");
     assert_eq!(smtp.ca_pem.as_deref(), Some(f.root_pem.trim()));
-    assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.example.test", Some(2525)));
+    assert_eq!(
+        (smtp.host.as_str(), smtp.port),
+        ("smtp.example.test", Some(2525))
+    );
     assert_eq!(smtp.password, None, "the password is never returned");
     assert_eq!(c.expired_hour_utc, 8);
     let page = b.page(&format!("/channels/{}", c.id)).await.1;
     assert!(page.contains("smtp.example.test:2525, implicit TLS, user certkeep"));
-    assert!(page.contains("Relay CA") && page.contains("certkeep Test Root"), "{page}");
+    assert!(
+        page.contains("Relay CA") && page.contains("certkeep Test Root"),
+        "{page}"
+    );
     assert!(page.contains("08:00 UTC"));
     assert!(!page.contains("hunter2-secret"));
     let edit_form = b.page(&format!("/channels/{}/edit", c.id)).await.1;
@@ -1232,7 +1335,10 @@ async fn ui_email_channel_takes_a_relay_ca_and_never_shows_the_password() {
     let path = format!("/channels/{}/edit", c.id);
     let mut same = form.clone();
     same.retain(|(k, _)| *k != "smtp_password");
-    assert_eq!(send(&same, path.clone()).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        send(&same, path.clone()).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let again = app.admin.channel_get(c.id).await.unwrap();
     assert_eq!(again.smtp, c.smtp);
     same.retain(|(k, _)| *k != "smtp_ca_pem");

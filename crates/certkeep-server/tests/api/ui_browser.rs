@@ -145,7 +145,9 @@ async fn screenshot(b: &Client, name: &str) {
     }
     std::fs::write(&path, b.screenshot().await.unwrap()).unwrap();
     if grow {
-        b.set_window_size(width as u32, height as u32).await.unwrap();
+        b.set_window_size(width as u32, height as u32)
+            .await
+            .unwrap();
     }
     println!("screenshot: {}", path.display());
 }
@@ -478,11 +480,19 @@ async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
         wait_h1(&b, "New order").await;
         screenshot(&b, "order-form.png").await;
         fill(&b, "name", "shop").await;
-        fill(&b, "domains", &format!("*.shop.{}", crate::acme_peers::ZONE)).await;
+        fill(
+            &b,
+            "domains",
+            &format!("*.shop.{}", crate::acme_peers::ZONE),
+        )
+        .await;
         click(&b, Locator::Css("form.order button[type=submit]")).await;
         wait_h1(&b, "New order").await;
         let message = field_error(&b, "domains").await;
-        assert!(message.contains("wildcards need `challenge` dns-01"), "{message}");
+        assert!(
+            message.contains("wildcards need `challenge` dns-01"),
+            "{message}"
+        );
         let domains = b.find(Locator::Id("domains")).await.unwrap();
         assert_eq!(
             domains.attr("aria-invalid").await.unwrap().as_deref(),
@@ -502,7 +512,10 @@ async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
         wait_h1(&b, "shop").await;
         let order_url = b.current_url().await.unwrap().to_string();
         let page = b.source().await.unwrap();
-        assert!(page.contains("pending") && page.contains("http-01"), "{page}");
+        assert!(
+            page.contains("pending") && page.contains("http-01"),
+            "{page}"
+        );
         screenshot(&b, "order-pending.png").await;
         let id: uuid::Uuid = order_url.rsplit('/').next().unwrap().parse().unwrap();
         let done = crate::acme::run_order(t, id).await;
@@ -525,10 +538,15 @@ async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
             .unwrap();
         let failed = crate::acme::run_order(t, refused.id).await;
         assert_eq!(failed.status, certkeep_api::OrderStatus::Failed);
-        b.goto(&format!("{base}/orders/{}", refused.id)).await.unwrap();
+        b.goto(&format!("{base}/orders/{}", refused.id))
+            .await
+            .unwrap();
         wait_h1(&b, "blocked").await;
         let page = b.source().await.unwrap();
-        assert!(page.contains("Why it failed") && page.contains("The CA said"), "{page}");
+        assert!(
+            page.contains("Why it failed") && page.contains("The CA said"),
+            "{page}"
+        );
         screenshot(&b, "order-failed.png").await;
 
         b.goto(&format!("{base}/orders")).await.unwrap();
@@ -541,7 +559,9 @@ async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
         screenshot(&b, "orders-phone.png").await;
         b.goto(&format!("{base}/orders/new")).await.unwrap();
         screenshot(&b, "order-form-phone.png").await;
-        b.goto(&format!("{base}/orders/{}", refused.id)).await.unwrap();
+        b.goto(&format!("{base}/orders/{}", refused.id))
+            .await
+            .unwrap();
         screenshot(&b, "order-failed-phone.png").await;
     }
     .await;

@@ -318,7 +318,9 @@ pub async fn new_form(State(app): State<Arc<App>>, signed: Signed) -> Result<Res
         auto_renew: Some("1".into()),
         ..OrderForm::default()
     };
-    Ok(render(&form_page(&app, &signed, f, FormError::none()).await?))
+    Ok(render(
+        &form_page(&app, &signed, f, FormError::none()).await?,
+    ))
 }
 
 pub async fn create(
