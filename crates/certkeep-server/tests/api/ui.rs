@@ -1351,6 +1351,67 @@ async fn ui_email_channel_takes_a_relay_ca_and_never_shows_the_password() {
 }
 
 #[tokio::test]
+async fn ui_editing_a_slack_channel_keeps_its_secret_url() {
+    let app = TestApp::spawn_manual().await;
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/services/T000/B000/s3cretpath",
+        receiver.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let svc = axum::Router::new().route(
+            "/services/T000/B000/s3cretpath",
+            axum::routing::post(|| async { "ok" }),
+        );
+        axum::serve(receiver, svc).await.unwrap();
+    });
+    let c = app
+        .admin
+        .channel_create(&certkeep_api::CreateChannelRequest {
+            name: "chat".into(),
+            kind: Some(certkeep_api::ChannelKind::Slack),
+            url: Some(url),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let form = b.page(&format!("/channels/{}/edit", c.id)).await.1;
+    // The URL's path is the credential: the form shows neither it nor its redacted form.
+    assert!(
+        !form.contains("s3cretpath") && !form.contains("/…"),
+        "{form}"
+    );
+    assert!(form.contains("URL (empty keeps the current one)"));
+    let csrf = csrf_of(&form);
+    let r = b
+        .post(
+            &format!("/channels/{}/edit", c.id),
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "team chat"),
+                ("kind", "slack"),
+                ("enabled", "1"),
+                ("url", ""),
+                ("expired_hour", "9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = b
+        .post(
+            &format!("/channels/{}/test", c.id),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Test delivered"), "{html}");
+    assert_eq!(app.admin.channel_get(c.id).await.unwrap().name, "team chat");
+}
+
+#[tokio::test]
 async fn ui_dashboard_counts_by_status_per_group_and_week() {
     let app = TestApp::spawn().await;
     let now = OffsetDateTime::now_utc();
