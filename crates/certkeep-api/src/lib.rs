@@ -478,8 +478,24 @@ pub struct AuditEvent {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub items: Vec<AuditEvent>,
-    /// Pass as `after` to get the next page; absent on the last page.
+    /// Oldest first (`order=asc`): pass as `after` to get the next page; absent on the last page.
     pub next_after: Option<i64>,
+    /// Newest first (`order=desc`): pass as `before` to get the next (older) page; absent on
+    /// the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+/// Which end of the audit log a listing starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOrder {
+    /// Oldest first, paged with `after`.
+    #[default]
+    Asc,
+    /// Newest first, paged with `before`.
+    Desc,
 }
 
 /// Query of `GET /api/v1/audit-events`.
@@ -490,6 +506,12 @@ pub struct AuditQuery {
     /// Only events with `seq` greater than this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<i64>,
+    /// Only events with `seq` less than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    /// `asc` (oldest first, the default) or `desc` (newest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<AuditOrder>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -691,6 +713,10 @@ pub struct ChannelInfo {
     pub endpoint: String,
     pub email_from: Option<String>,
     pub email_to: Vec<String>,
+    /// The relay of an e-mail channel, with its custom CA if one was given; `password` is
+    /// never returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpConfig>,
     pub events: Vec<String>,
     pub scope: ChannelScope,
     pub thresholds: Vec<String>,

@@ -44,6 +44,7 @@ async fn list(client: &Client, output: OutputFormat, args: AuditListArgs) -> Res
         let AuditPage {
             items: page,
             next_after,
+            ..
         } = client.audit_list(&query).await?;
         items.extend(page);
         match next_after {

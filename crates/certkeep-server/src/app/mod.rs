@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use certkeep_api::{
-    AuditOutcome, AuditPage, AuditQuery, BatchImportRequest, CertificateListQuery,
+    AuditOrder, AuditOutcome, AuditPage, AuditQuery, BatchImportRequest, CertificateListQuery,
     CertificateMetadata, CertificatePage, CertificateSort, CertificateSource, CertificateStatus,
     CertificateVersion, CertificateVersionList, CreateTokenRequest, CreatedToken, DownloadFormat,
     DownloadPart, DownloadQuery, EditCertificateRequest, ImportCertificateRequest, MAX_BATCH_ITEMS,
@@ -1844,11 +1844,21 @@ impl App {
             if after < 0 {
                 return Err(Error::InvalidInput("`after` must not be negative".into()));
             }
+            if let Some(before) = q.before
+                && before <= after
+            {
+                return Err(Error::InvalidInput(format!(
+                    "`before` is {before}; it must be greater than `after` ({after})"
+                )));
+            }
+            let descending = q.order.unwrap_or_default() == AuditOrder::Desc;
             let token_id = q.token_id.map(|t| t.to_string());
             let rows = self
                 .store
                 .audit_search(&crate::store::AuditFilter {
                     after,
+                    before: q.before,
+                    descending,
                     limit: limit + 1,
                     action: q.action.as_deref(),
                     target: q.target.as_deref(),
@@ -1864,12 +1874,10 @@ impl App {
             let more = rows.len() > limit as usize;
             let rows = &rows[..rows.len().min(limit as usize)];
             let items = rows.iter().map(audit::to_api).collect::<Result<Vec<_>>>()?;
+            let next = rows.last().map(|r| r.seq).filter(|_| more);
             Ok(AuditPage {
-                next_after: if more {
-                    rows.last().map(|r| r.seq)
-                } else {
-                    None
-                },
+                next_after: next.filter(|_| !descending),
+                next_before: next.filter(|_| descending),
                 items,
             })
         }

@@ -600,6 +600,14 @@ pub fn to_api(rec: &ChannelRecord) -> Result<ChannelInfo> {
         endpoint,
         email_from: c.email_from.clone(),
         email_to: c.email_to.clone(),
+        smtp: c.smtp_host.clone().map(|host| SmtpConfig {
+            host,
+            port: c.smtp_port,
+            tls: c.smtp_tls.unwrap_or_default(),
+            username: c.smtp_username.clone(),
+            password: None,
+            ca_pem: c.smtp_ca_pem.clone(),
+        }),
         events: rec.events.clone(),
         scope: ChannelScope {
             group: rec.scope_group.clone(),

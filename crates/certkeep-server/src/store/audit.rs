@@ -38,6 +38,10 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditRow> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuditFilter<'a> {
     pub after: i64,
+    /// Only events with `seq` below this.
+    pub before: Option<i64>,
+    /// Newest first instead of oldest first.
+    pub descending: bool,
     pub limit: u32,
     pub action: Option<&'a str>,
     pub target: Option<&'a str>,
@@ -121,7 +125,8 @@ impl Store {
         .await
     }
 
-    /// Events with `seq > f.after`, ascending, matching every filter given.
+    /// Events with `f.after < seq < f.before`, ascending (or descending), matching every
+    /// filter given.
     pub async fn audit_search(&self, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>> {
         let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events WHERE seq > $1");
         let mut n = 1;
@@ -129,6 +134,9 @@ impl Store {
             n += 1;
             sql.push_str(&format!(" AND {cond} ${n}"));
         };
+        if f.before.is_some() {
+            clause(&mut sql, "seq <");
+        }
         if f.action.is_some() {
             clause(&mut sql, "action =");
         }
@@ -144,8 +152,12 @@ impl Store {
         if f.until_ms.is_some() {
             clause(&mut sql, "time_ms <");
         }
-        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
+        let direction = if f.descending { "DESC" } else { "ASC" };
+        sql.push_str(&format!(" ORDER BY seq {direction} LIMIT ${}", n + 1));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(f.after);
+        if let Some(before) = f.before {
+            q = q.bind(before);
+        }
         for text in [f.action, f.target, f.token_id].into_iter().flatten() {
             q = q.bind(text);
         }

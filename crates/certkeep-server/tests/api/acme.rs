@@ -19,13 +19,13 @@ use crate::acme_peers::{
 };
 use crate::helpers::{TestApp, test_config};
 
-struct Env {
-    t: TestApp,
-    bind: Bind,
-    pebble: Pebble,
+pub struct Env {
+    pub t: TestApp,
+    pub bind: Bind,
+    pub pebble: Pebble,
 }
 
-async fn env(eab_required: bool) -> Env {
+pub async fn env(eab_required: bool) -> Env {
     env_with(eab_required, false).await
 }
 
@@ -64,7 +64,7 @@ async fn env_and_account() -> (Env, Uuid) {
     (env, account.id)
 }
 
-fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
+pub fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
     CreateAcmeAccountRequest {
         name: "pebble".into(),
         directory: pebble.directory_url.clone(),
@@ -89,7 +89,7 @@ fn provider_request(server: String, secret: String) -> CreateDnsProviderRequest 
     }
 }
 
-fn order(
+pub fn order(
     name: &str,
     domains: &[&str],
     account: Uuid,
@@ -154,7 +154,7 @@ async fn events_of(t: &TestApp, channel: Uuid) -> Vec<(String, String)> {
 }
 
 /// Run the order job until `id` has finished.
-async fn run_order(t: &TestApp, id: Uuid) -> OrderInfo {
+pub async fn run_order(t: &TestApp, id: Uuid) -> OrderInfo {
     for _ in 0..3 {
         order_job::run_once(&t.app, OffsetDateTime::now_utc())
             .await

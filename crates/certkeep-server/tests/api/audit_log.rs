@@ -1,7 +1,7 @@
 //! The audit log: every action (reads and denials included) is recorded, pages in order, and
 //! `certkeepd audit verify` detects edited and removed events.
 
-use certkeep_api::{AuditOutcome, AuditQuery, CertificateListQuery, Role};
+use certkeep_api::{AuditOrder, AuditOutcome, AuditQuery, CertificateListQuery, Role};
 use sqlx::{Connection, Executor};
 
 use crate::helpers::{TestApp, is_postgres};
@@ -84,6 +84,77 @@ async fn reads_and_denials_are_recorded_and_paged() {
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(400));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newest_first_pages_backwards_with_before() {
+    let t = TestApp::spawn().await;
+    for _ in 0..6 {
+        t.admin.certificate_list(&Default::default()).await.unwrap();
+    }
+    let desc = |before| AuditQuery {
+        before,
+        order: Some(AuditOrder::Desc),
+        limit: Some(4),
+        ..Default::default()
+    };
+    let first = t.admin.audit_list(&desc(None)).await.unwrap();
+    assert_eq!(first.items.len(), 4);
+    assert!(first.next_after.is_none(), "no `after` cursor newest first");
+    let top = first.items[0].seq;
+    let mut seen = Vec::new();
+    let mut page = first;
+    loop {
+        seen.extend(page.items.iter().map(|e| e.seq));
+        // Events recorded while paging (these listings) are newer: the cursor is not moved by them.
+        match page.next_before {
+            Some(b) => page = t.admin.audit_list(&desc(Some(b))).await.unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=top).rev().collect::<Vec<_>>());
+    // Filters apply newest first too, and the oldest-first default is unchanged.
+    let lists = t
+        .admin
+        .audit_list(&AuditQuery {
+            action: Some("certificate.list".into()),
+            order: Some(AuditOrder::Desc),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(lists.items.len(), 2);
+    assert!(lists.items[0].seq > lists.items[1].seq);
+    assert!(lists.items.iter().all(|e| e.action == "certificate.list"));
+    assert!(lists.next_before.is_some());
+    let asc = t
+        .admin
+        .audit_list(&AuditQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        asc.items.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(asc.next_after, Some(2));
+    assert!(asc.next_before.is_none());
+    // A window that cannot hold anything is refused, naming both ends.
+    let e = t
+        .admin
+        .audit_list(&AuditQuery {
+            after: Some(5),
+            before: Some(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert!(e.to_string().contains("`before` is 5"), "{e}");
     t.stop().await;
 }
 

@@ -94,7 +94,7 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-fn openssl(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+pub fn openssl(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
     use std::io::Write;
     let mut child = Command::new("openssl")
         .args(args)

@@ -412,6 +412,192 @@ async fn ui_reader_sees_no_key_download_or_delete_and_the_server_refuses_them() 
     assert_eq!(r.headers()[CONTENT_TYPE], "application/x-pkcs12");
 }
 
+/// The first base64 line of a PEM certificate: enough to recognise it in OpenSSL's output.
+fn pem_line(pem: &str) -> &str {
+    pem.lines().nth(1).unwrap()
+}
+
+#[tokio::test]
+async fn ui_versions_table_downloads_every_version_as_pem_der_and_pkcs12() {
+    let app = TestApp::spawn().await;
+    let v1 = fixtures();
+    let id = app
+        .admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "versions".into(),
+            certificate: v1.leaf_pem.clone(),
+            private_key: Some(v1.leaf_key_pem.clone()),
+            chain: vec![v1.intermediate_pem.clone()],
+            ..ImportCertificateRequest::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    let v2 = crate::certificates::fixtures_for(
+        certkeep_testkit::KeyKind::EcP256,
+        "www.example.test",
+        OffsetDateTime::now_utc(),
+    );
+    app.admin
+        .certificate_reimport(
+            id,
+            &certkeep_api::ReimportCertificateRequest {
+                certificate: v2.leaf_pem.clone(),
+                private_key: Some(v2.leaf_key_pem.clone()),
+                chain: vec![v2.intermediate_pem.clone()],
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let (_, writer) = app.client_with_role(Role::Writer, None).await;
+    let w = Browser::signed_in(&app.base_url, &writer).await;
+    let html = w.page(&format!("/certificates/{id}")).await.1;
+    for v in ["1", "2"] {
+        for link in [
+            format!("part=certificate&amp;format=pem&amp;version={v}"),
+            format!("part=certificate&amp;format=der&amp;version={v}"),
+            format!("part=fullchain&amp;format=pem&amp;version={v}"),
+            format!("part=private_key&amp;format=pem&amp;version={v}"),
+        ] {
+            assert!(html.contains(&link), "no {link}");
+        }
+        assert!(html.contains(&format!("name=\"version\" value=\"{v}\"")));
+        assert!(html.contains(&format!("id=\"p12key-{v}\"")));
+    }
+    // The older version's files are the older version's.
+    let der = w
+        .get(&format!(
+            "/certificates/{id}/download?part=certificate&format=der&version=1"
+        ))
+        .await;
+    assert_eq!(der.status(), StatusCode::OK);
+    assert_eq!(der.bytes().await.unwrap().to_vec(), v1.leaf_der);
+    let key = w
+        .get(&format!(
+            "/certificates/{id}/download?part=private_key&format=pem&version=1"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(key.trim(), v1.leaf_key_pem.trim());
+    let csrf = w.csrf(&format!("/certificates/{id}")).await;
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("password", "old-version-pw"),
+                ("include_key", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[CONTENT_TYPE], "application/x-pkcs12");
+    let dir = tempfile::tempdir().unwrap();
+    let p12 = dir.path().join("v1.p12");
+    std::fs::write(&p12, r.bytes().await.unwrap()).unwrap();
+    let dump = String::from_utf8(crate::certificates::openssl(
+        &[
+            "pkcs12",
+            "-in",
+            p12.to_str().unwrap(),
+            "-passin",
+            "pass:old-version-pw",
+            "-nodes",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert!(dump.contains(pem_line(&v1.leaf_pem)), "{dump}");
+    assert!(!dump.contains(pem_line(&v2.leaf_pem)));
+    assert!(dump.contains("PRIVATE KEY"));
+    // Audited like any key download, with the version.
+    let events = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            action: Some("certificate.download_key".into()),
+            target: Some(id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail["format"] == "pkcs12" && e.detail["version"] == 1),
+        "{events:?}"
+    );
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "one"),
+                ("password", "pw"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("version &#34;one&#34; is not a version number")
+    );
+    let r = w
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "7"),
+                ("password", "pw"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A Reader: certificates of every version and PKCS#12 without keys; no key anywhere.
+    let (_, reader) = app.client_with_role(Role::Reader, None).await;
+    let b = Browser::signed_in(&app.base_url, &reader).await;
+    let html = b.page(&format!("/certificates/{id}")).await.1;
+    assert!(html.contains("part=certificate&amp;format=der&amp;version=1"));
+    assert!(html.contains("name=\"version\" value=\"1\""));
+    assert!(!html.contains("part=private_key") && !html.contains("include_key"));
+    let csrf = b.csrf(&format!("/certificates/{id}")).await;
+    let r = b
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("password", "pw"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "certificates only");
+    let r = b
+        .post(
+            &format!("/certificates/{id}/pkcs12"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("version", "1"),
+                ("password", "pw"),
+                ("include_key", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the server refuses the key anyway"
+    );
+}
+
 #[tokio::test]
 async fn ui_revoking_the_token_ends_its_sessions() {
     let app = TestApp::spawn().await;
@@ -719,6 +905,88 @@ async fn ui_admin_creates_and_revokes_tokens_and_reads_the_audit_log() {
     assert!(html.contains("Audit events") && html.contains("certificate.import"));
 }
 
+/// The `#` column of the audit page's rows, top to bottom.
+fn audit_seqs(html: &str) -> Vec<i64> {
+    html.split("<tr>\n        <td>")
+        .skip(1)
+        .map(|row| row.split('<').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn older_link(html: &str) -> Option<String> {
+    let at = html.find("rel=\"next\"")?;
+    let start = html[..at].rfind("href=\"")? + 6;
+    Some(
+        html[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&#38;", "&"),
+    )
+}
+
+#[tokio::test]
+async fn ui_audit_log_lists_newest_first_and_pages_to_older_events() {
+    let app = TestApp::spawn().await;
+    for _ in 0..120 {
+        app.admin
+            .certificate_list(&Default::default())
+            .await
+            .unwrap();
+    }
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let (status, html) = b.page("/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Newest first."));
+    let first = audit_seqs(&html);
+    assert_eq!(first.len(), 100);
+    assert!(first.windows(2).all(|w| w[0] == w[1] + 1), "{first:?}");
+    // The newest event listed is the sign-in's token creation or later.
+    let head = app
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            order: Some(certkeep_api::AuditOrder::Desc),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items[0]
+        .seq;
+    assert!(
+        first[0] < head && first[0] > head - 5,
+        "{} vs {head}",
+        first[0]
+    );
+    let next = older_link(&html).expect("a link to older events");
+    assert!(next.contains(&format!("before={}", first[99])), "{next}");
+    assert!(html.contains("Older events"));
+    let (status, older) = b.page(&next).await;
+    assert_eq!(status, StatusCode::OK);
+    let second = audit_seqs(&older);
+    assert_eq!(
+        second[0],
+        first[99] - 1,
+        "the next page starts below the first"
+    );
+    assert_eq!(
+        *second.last().unwrap(),
+        1,
+        "the last page ends at the oldest"
+    );
+    assert!(
+        older_link(&older).is_none(),
+        "the oldest page has no older link"
+    );
+    // Filters survive paging.
+    let html = b.page("/audit?action=certificate.list").await.1;
+    let next = older_link(&html).unwrap();
+    assert!(next.contains("action=certificate.list"), "{next}");
+    let older = b.page(&next).await.1;
+    assert!(!older.contains("token.create") && older.contains("certificate.list"));
+}
+
 #[tokio::test]
 async fn ui_channels_are_created_tested_and_show_their_deliveries() {
     let app = TestApp::spawn_manual().await;
@@ -804,6 +1072,343 @@ async fn ui_channels_are_created_tested_and_show_their_deliveries() {
             .1
             .contains("disabled")
     );
+}
+
+/// The message shown beside field `id`, if any.
+fn field_error(html: &str, id: &str) -> Option<String> {
+    let marker = format!("id=\"{id}-error\">");
+    let at = html.find(&marker)? + marker.len();
+    Some(html[at..].split("</p>").next().unwrap().to_string())
+}
+
+const ROUTING_KEY: &str = "R0UT1NGK3Y0123456789abcdefABCDEF";
+
+#[tokio::test]
+async fn ui_channel_form_sets_label_scope_events_url_and_reminder_hour() {
+    let app = TestApp::spawn_manual().await;
+    // A PagerDuty stand-in that keeps what it was sent.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_url = format!("http://{}/v2/other", receiver.local_addr().unwrap());
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        let svc = axum::Router::new().route(
+            "/v2/other",
+            axum::routing::post(move |body: String| async move {
+                keep.lock().unwrap().push(body);
+                (axum::http::StatusCode::ACCEPTED, "{\"status\":\"success\"}")
+            }),
+        );
+        axum::serve(receiver, svc).await.unwrap();
+    });
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let (status, html) = b.page("/channels/new").await;
+    assert_eq!(status, StatusCode::OK);
+    for field in [
+        "id=\"labels\"",
+        "id=\"events_url\"",
+        "id=\"smtp_ca_pem\"",
+        "id=\"expired_hour\"",
+    ] {
+        assert!(html.contains(field), "the form has {field}");
+    }
+    assert!(
+        html.contains("value=\"9\""),
+        "the reminder hour starts at the default"
+    );
+    let csrf = csrf_of(&html);
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("name", "oncall"),
+        ("kind", "pagerduty"),
+        ("enabled", "1"),
+        ("routing_key", ROUTING_KEY),
+        ("events_url", "http://127.0.0.1:9/v2/enqueue"),
+        ("group", "web"),
+        ("labels", "env=prod\nteam = ops"),
+        ("expired_hour", "17"),
+    ];
+    let with = |field: &'static str, value: &'static str| {
+        let mut form = base.to_vec();
+        form.retain(|(k, _)| *k != field);
+        form.push((field, value));
+        form
+    };
+    // Each bad value comes back beside its own field, with the server's words, and the
+    // routing key typed is not sent back.
+    for (field, value, id, words) in [
+        ("expired_hour", "24", "expired_hour", "it must be 0 to 23"),
+        ("expired_hour", "noon", "expired_hour", "is not an hour"),
+        (
+            "events_url",
+            "ftp://pd.example.test/enqueue",
+            "events_url",
+            "`events_url` has scheme &#34;ftp&#34;",
+        ),
+        (
+            "labels",
+            "env=prod\nbroken",
+            "labels",
+            "label 2 (&#34;broken&#34;) is not key=value",
+        ),
+        ("labels", "bad key=1", "labels", "label key"),
+    ] {
+        let r = b.post("/channels/new", &with(field, value)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{field}={value}");
+        let html = r.text().await.unwrap();
+        let message =
+            field_error(&html, id).unwrap_or_else(|| panic!("no message beside {id}: {html}"));
+        assert!(message.contains(words), "{id}: {message}");
+        assert!(html.contains(&format!("aria-describedby=\"{id}-error\"")));
+        assert!(!html.contains(ROUTING_KEY), "the routing key is sent back");
+    }
+    assert!(app.admin.channel_list().await.unwrap().items.is_empty());
+
+    let r = b.post("/channels/new", &base).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let c = app.admin.channel_list().await.unwrap().items.remove(0);
+    assert_eq!(location(&r), format!("/channels/{}", c.id));
+    assert_eq!(c.endpoint, "http://127.0.0.1:9/v2/enqueue");
+    assert_eq!(c.scope.group.as_deref(), Some("web"));
+    assert_eq!(
+        c.scope
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+        ["env=prod", "team=ops"]
+    );
+    assert_eq!(c.expired_hour_utc, 17);
+    let page = b.page(&format!("/channels/{}", c.id)).await.1;
+    assert!(page.contains("Events API URL") && page.contains("http://127.0.0.1:9/v2/enqueue"));
+    assert!(
+        page.contains("group web")
+            && page.contains("<code>env=prod</code> and <code>team=ops</code>")
+    );
+    assert!(page.contains("17:00 UTC"));
+    assert!(!page.contains(ROUTING_KEY));
+
+    // The edit form shows the settings (not the key); an edit changes them and keeps the key.
+    let form = b.page(&format!("/channels/{}/edit", c.id)).await.1;
+    assert!(form.contains("env=prod\nteam=ops") && form.contains("value=\"17\""));
+    assert!(form.contains("value=\"http://127.0.0.1:9/v2/enqueue\""));
+    assert!(!form.contains(ROUTING_KEY));
+    let edit = |hour: &'static str, labels: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "oncall".to_string()),
+            ("kind", "pagerduty".to_string()),
+            ("enabled", "1".to_string()),
+            ("events_url", other_url.clone()),
+            ("group", String::new()),
+            ("labels", labels.to_string()),
+            ("expired_hour", hour.to_string()),
+        ]
+    };
+    let post = |form: Vec<(&'static str, String)>| {
+        let b = &b;
+        let path = format!("/channels/{}/edit", c.id);
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post(&path, &pairs).await
+        }
+    };
+    let r = post(edit("-1", "env=staging")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        field_error(&html, "expired_hour")
+            .unwrap()
+            .contains("&#34;-1&#34; is not an hour")
+    );
+    let r = post(edit("6", "env=staging")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let c = app.admin.channel_get(c.id).await.unwrap();
+    assert_eq!(c.expired_hour_utc, 6);
+    assert_eq!(c.endpoint, other_url);
+    assert_eq!(c.scope.group, None);
+    assert_eq!(
+        c.scope.labels.get("env").map(String::as_str),
+        Some("staging")
+    );
+    assert_eq!(c.scope.labels.len(), 1);
+    let page = b.page(&format!("/channels/{}", c.id)).await.1;
+    assert!(page.contains("labelled <code>env=staging</code>") && page.contains("06:00 UTC"));
+    // The routing key was kept: a test event goes to the new events URL with it.
+    let r = b
+        .post(
+            &format!("/channels/{}/test", c.id),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Test delivered"));
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        !bodies.is_empty() && bodies.iter().all(|b| b.contains(ROUTING_KEY)),
+        "{bodies:?}"
+    );
+}
+
+#[tokio::test]
+async fn ui_email_channel_takes_a_relay_ca_and_never_shows_the_password() {
+    let app = TestApp::spawn_manual().await;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let csrf = b.csrf("/channels/new").await;
+    let f = fixtures();
+    let mut form = vec![
+        ("csrf", csrf.clone()),
+        ("name", "team mail".to_string()),
+        ("kind", "email".to_string()),
+        ("enabled", "1".to_string()),
+        ("smtp_host", "smtp.example.test".to_string()),
+        ("smtp_port", "2525".to_string()),
+        ("smtp_tls", "implicit".to_string()),
+        ("smtp_username", "certkeep".to_string()),
+        ("smtp_password", "hunter2-secret".to_string()),
+        ("email_from", "certkeep@example.test".to_string()),
+        ("email_to", "team@example.test".to_string()),
+        ("expired_hour", "8".to_string()),
+    ];
+    let send = |form: &[(&'static str, String)], path: String| {
+        let b = &b;
+        let pairs: Vec<(&'static str, String)> = form.to_vec();
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            b.post(&path, &pairs).await
+        }
+    };
+    // A key where the CA goes: refused beside the CA field, the password not sent back.
+    let mut bad = form.clone();
+    bad.push(("smtp_ca_pem", f.leaf_key_pem.clone()));
+    let r = send(&bad, "/channels/new".into()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    let message = field_error(&html, "smtp_ca_pem").expect("a message beside the CA field");
+    assert!(
+        message.contains("`smtp.ca_pem` block 1 is a PRIVATE KEY, expected CERTIFICATE"),
+        "{message}"
+    );
+    assert!(!html.contains("hunter2-secret"));
+    let mut bad = form.clone();
+    bad.push(("smtp_port", "smtp".into()));
+    bad.retain(|(k, v)| *k != "smtp_port" || v == "smtp");
+    let html = send(&bad, "/channels/new".into())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        field_error(&html, "smtp_port")
+            .unwrap()
+            .contains("is not a port number")
+    );
+
+    form.push(("smtp_ca_pem", f.root_pem.clone()));
+    let r = send(&form, "/channels/new".into()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let c = app.admin.channel_list().await.unwrap().items.remove(0);
+    let smtp = c.smtp.clone().expect("the relay is shown");
+    assert_eq!(smtp.ca_pem.as_deref(), Some(f.root_pem.trim()));
+    assert_eq!(
+        (smtp.host.as_str(), smtp.port),
+        ("smtp.example.test", Some(2525))
+    );
+    assert_eq!(smtp.password, None, "the password is never returned");
+    assert_eq!(c.expired_hour_utc, 8);
+    let page = b.page(&format!("/channels/{}", c.id)).await.1;
+    assert!(page.contains("smtp.example.test:2525, implicit TLS, user certkeep"));
+    assert!(
+        page.contains("Relay CA") && page.contains("certkeep Test Root"),
+        "{page}"
+    );
+    assert!(page.contains("08:00 UTC"));
+    assert!(!page.contains("hunter2-secret"));
+    let edit_form = b.page(&format!("/channels/{}/edit", c.id)).await.1;
+    assert!(edit_form.contains("BEGIN CERTIFICATE") && edit_form.contains("value=\"2525\""));
+    assert!(edit_form.contains("<option value=\"implicit\" selected>"));
+    assert!(!edit_form.contains("hunter2-secret"));
+
+    // Saving the edit form as shown changes nothing; emptying the CA removes it.
+    let path = format!("/channels/{}/edit", c.id);
+    let mut same = form.clone();
+    same.retain(|(k, _)| *k != "smtp_password");
+    assert_eq!(
+        send(&same, path.clone()).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = app.admin.channel_get(c.id).await.unwrap();
+    assert_eq!(again.smtp, c.smtp);
+    same.retain(|(k, _)| *k != "smtp_ca_pem");
+    same.push(("smtp_ca_pem", String::new()));
+    assert_eq!(send(&same, path).await.status(), StatusCode::SEE_OTHER);
+    let c = app.admin.channel_get(c.id).await.unwrap();
+    assert_eq!(c.smtp.unwrap().ca_pem, None);
+    let page = b.page(&format!("/channels/{}", c.id)).await.1;
+    assert!(page.contains("public roots only"));
+}
+
+#[tokio::test]
+async fn ui_editing_a_slack_channel_keeps_its_secret_url() {
+    let app = TestApp::spawn_manual().await;
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/services/T000/B000/s3cretpath",
+        receiver.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let svc = axum::Router::new().route(
+            "/services/T000/B000/s3cretpath",
+            axum::routing::post(|| async { "ok" }),
+        );
+        axum::serve(receiver, svc).await.unwrap();
+    });
+    let c = app
+        .admin
+        .channel_create(&certkeep_api::CreateChannelRequest {
+            name: "chat".into(),
+            kind: Some(certkeep_api::ChannelKind::Slack),
+            url: Some(url),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let form = b.page(&format!("/channels/{}/edit", c.id)).await.1;
+    // The URL's path is the credential: the form shows neither it nor its redacted form.
+    assert!(
+        !form.contains("s3cretpath") && !form.contains("/…"),
+        "{form}"
+    );
+    assert!(form.contains("URL (empty keeps the current one)"));
+    let csrf = csrf_of(&form);
+    let r = b
+        .post(
+            &format!("/channels/{}/edit", c.id),
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "team chat"),
+                ("kind", "slack"),
+                ("enabled", "1"),
+                ("url", ""),
+                ("expired_hour", "9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = b
+        .post(
+            &format!("/channels/{}/test", c.id),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Test delivered"), "{html}");
+    assert_eq!(app.admin.channel_get(c.id).await.unwrap().name, "team chat");
 }
 
 #[tokio::test]

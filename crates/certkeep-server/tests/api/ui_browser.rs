@@ -1,7 +1,9 @@
 //! The web UI in a real browser: headless Chromium driven over WebDriver (chromedriver).
 //! Signs in, imports a certificate with its key through the form, finds it by search, opens
-//! it, downloads it, sees a Reader denied the key download, signs out; takes screenshots of the
-//! dashboard and the detail page into `$CARGO_TARGET_DIR/ui-screenshots/`.
+//! it, downloads it, sees a Reader denied the key download, signs out; orders a certificate
+//! from a local Pebble through the order form (after the form refuses a bad domain beside the
+//! field) and follows the order to issued and failed; takes screenshots of the pages at desktop
+//! and phone widths into `$CARGO_TARGET_DIR/ui-screenshots/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`: with `CI=true` their absence fails the
 //! test (scripts/test.sh installs them), otherwise it is skipped loudly.
@@ -123,9 +125,30 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// A screenshot of the whole page at the window's width: the window grows to the page's
+/// height for it (the pages need no script; this one only measures).
 async fn screenshot(b: &Client, name: &str) {
     let path = screenshot_dir().join(name);
+    let (width, height) = b.get_window_size().await.unwrap();
+    let page_height = b
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(height)
+        .min(8000);
+    let grow = page_height + 120 > height;
+    if grow {
+        b.set_window_size(width as u32, page_height as u32 + 120)
+            .await
+            .unwrap();
+    }
     std::fs::write(&path, b.screenshot().await.unwrap()).unwrap();
+    if grow {
+        b.set_window_size(width as u32, height as u32)
+            .await
+            .unwrap();
+    }
     println!("screenshot: {}", path.display());
 }
 
@@ -326,22 +349,220 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
 
         // The other pages, for a person to look at.
         sign_in(&b, &base, &admin).await;
+        let channel = app
+            .admin
+            .channel_create(&certkeep_api::CreateChannelRequest {
+                name: "team mail".into(),
+                kind: Some(certkeep_api::ChannelKind::Email),
+                smtp: Some(certkeep_api::SmtpConfig {
+                    host: "smtp.example.com".into(),
+                    ca_pem: Some(f.root_pem.clone()),
+                    ..Default::default()
+                }),
+                email_from: Some("certkeep@example.com".into()),
+                email_to: vec!["team@example.com".into(), "oncall@example.com".into()],
+                scope: Some(certkeep_api::ChannelScope {
+                    group: Some("web".into()),
+                    labels: [("env".to_string(), "prod".to_string())].into(),
+                }),
+                expired_hour_utc: Some(7),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .channel
+            .id;
         for (path, name) in [
             ("/certificates?sort=name", "certificates.png"),
             ("/import", "import.png"),
+            ("/channels", "channels.png"),
             ("/channels/new", "channel-new.png"),
+            (&format!("/channels/{channel}"), "channel.png"),
+            (&format!("/channels/{channel}/edit"), "channel-edit.png"),
             ("/audit", "audit.png"),
             ("/tokens", "tokens.png"),
         ] {
             b.goto(&format!("{base}{path}")).await.unwrap();
             screenshot(&b, name).await;
         }
+        // A bad value comes back beside its field.
+        b.goto(&format!("{base}/channels/{channel}/edit"))
+            .await
+            .unwrap();
+        let hour = b.find(Locator::Id("expired_hour")).await.unwrap();
+        hour.clear().await.unwrap();
+        hour.send_keys("23").await.unwrap();
+        let labels = b.find(Locator::Id("labels")).await.unwrap();
+        labels.send_keys("\nno-equals-sign").await.unwrap();
+        click(&b, Locator::Css("form.channel button[type=submit]")).await;
+        wait_h1(&b, "Edit channel").await;
+        let message = b
+            .find(Locator::Id("labels-error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(message.contains("is not key=value"), "{message}");
+        screenshot(&b, "channel-edit-error.png").await;
 
         // The pages at a phone's width.
         b.set_window_size(390, 1400).await.unwrap();
         screenshot(&b, "dashboard-phone.png").await;
         b.goto(&detail_url).await.unwrap();
         screenshot(&b, "certificate-detail-phone.png").await;
+        for (path, name) in [
+            ("/certificates?sort=name", "certificates-phone.png"),
+            (&format!("/channels/{channel}"), "channel-phone.png"),
+            ("/channels/new", "channel-new-phone.png"),
+            ("/audit", "audit-phone.png"),
+            ("/tokens", "tokens-phone.png"),
+        ] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            screenshot(&b, name).await;
+        }
+    }
+    .await;
+    let _ = b.close().await;
+    result
+}
+
+/// The text shown beside form field `id`.
+async fn field_error(b: &Client, id: &str) -> String {
+    b.find(Locator::Id(&format!("{id}-error")))
+        .await
+        .unwrap_or_else(|_| panic!("no error beside {id}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
+    let Some((chromium, driver)) = browser_tools() else {
+        return;
+    };
+    if !crate::acme_peers::tools_available() {
+        return;
+    }
+    let env = crate::acme::env(false).await;
+    let t = &env.t;
+    let account = t
+        .admin
+        .acme_account_create(&crate::acme::account_request(&env.pebble))
+        .await
+        .unwrap();
+    let base = t.base_url.clone();
+    let admin = admin_token(t).await;
+    let work = tempfile::tempdir().unwrap();
+    let (_driver, webdriver) = start_driver(&driver).await;
+    let b = open_browser(
+        &webdriver,
+        &chromium,
+        &work.path().join("profile"),
+        work.path(),
+    )
+    .await;
+    let result = async {
+        sign_in(&b, &base, &admin).await;
+        b.goto(&format!("{base}/orders")).await.unwrap();
+        wait_h1(&b, "Orders").await;
+        assert!(
+            b.source()
+                .await
+                .unwrap()
+                .contains("No certificate has been ordered")
+        );
+        screenshot(&b, "orders-empty.png").await;
+
+        // The form: a wildcard cannot be validated over HTTP-01; the CA is not asked.
+        click(&b, Locator::LinkText("New order")).await;
+        wait_h1(&b, "New order").await;
+        screenshot(&b, "order-form.png").await;
+        fill(&b, "name", "shop").await;
+        fill(
+            &b,
+            "domains",
+            &format!("*.shop.{}", crate::acme_peers::ZONE),
+        )
+        .await;
+        click(&b, Locator::Css("form.order button[type=submit]")).await;
+        wait_h1(&b, "New order").await;
+        let message = field_error(&b, "domains").await;
+        assert!(
+            message.contains("wildcards need `challenge` dns-01"),
+            "{message}"
+        );
+        let domains = b.find(Locator::Id("domains")).await.unwrap();
+        assert_eq!(
+            domains.attr("aria-invalid").await.unwrap().as_deref(),
+            Some("true")
+        );
+        assert!(
+            b.find(Locator::Id("name-error")).await.is_err(),
+            "only the domains field is marked"
+        );
+        screenshot(&b, "order-form-error.png").await;
+        assert!(t.admin.order_list().await.unwrap().items.is_empty());
+
+        // Corrected, it is ordered: the order's page, then issued by the order job.
+        domains.clear().await.unwrap();
+        fill(&b, "domains", &format!("shop.{}", crate::acme_peers::ZONE)).await;
+        click(&b, Locator::Css("form.order button[type=submit]")).await;
+        wait_h1(&b, "shop").await;
+        let order_url = b.current_url().await.unwrap().to_string();
+        let page = b.source().await.unwrap();
+        assert!(
+            page.contains("pending") && page.contains("http-01"),
+            "{page}"
+        );
+        screenshot(&b, "order-pending.png").await;
+        let id: uuid::Uuid = order_url.rsplit('/').next().unwrap().parse().unwrap();
+        let done = crate::acme::run_order(t, id).await;
+        assert_eq!(done.status, certkeep_api::OrderStatus::Issued, "{done:?}");
+        b.goto(&order_url).await.unwrap();
+        wait_h1(&b, "shop").await;
+        assert!(b.source().await.unwrap().contains("issued"));
+        screenshot(&b, "order-issued.png").await;
+
+        // A name the CA refuses: the page says which domain and what the CA said.
+        let refused = t
+            .admin
+            .order_create(&crate::acme::order(
+                "blocked",
+                &[crate::acme_peers::BLOCKED_DOMAIN],
+                account.id,
+                certkeep_api::ChallengeType::Http01,
+            ))
+            .await
+            .unwrap();
+        let failed = crate::acme::run_order(t, refused.id).await;
+        assert_eq!(failed.status, certkeep_api::OrderStatus::Failed);
+        b.goto(&format!("{base}/orders/{}", refused.id))
+            .await
+            .unwrap();
+        wait_h1(&b, "blocked").await;
+        let page = b.source().await.unwrap();
+        assert!(
+            page.contains("Why it failed") && page.contains("The CA said"),
+            "{page}"
+        );
+        screenshot(&b, "order-failed.png").await;
+
+        b.goto(&format!("{base}/orders")).await.unwrap();
+        wait_h1(&b, "Orders").await;
+        let rows = b.find_all(Locator::Css("tbody tr")).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        screenshot(&b, "orders.png").await;
+
+        b.set_window_size(390, 1400).await.unwrap();
+        screenshot(&b, "orders-phone.png").await;
+        b.goto(&format!("{base}/orders/new")).await.unwrap();
+        screenshot(&b, "order-form-phone.png").await;
+        b.goto(&format!("{base}/orders/{}", refused.id))
+            .await
+            .unwrap();
+        screenshot(&b, "order-failed-phone.png").await;
     }
     .await;
     let _ = b.close().await;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use certkeep_api::{AuditQuery, CreateTokenRequest, Role};
+use certkeep_api::{AuditOrder, AuditQuery, CreateTokenRequest, Role};
 use time::OffsetDateTime;
 
 use super::format::{date, relative, url_encode};
@@ -160,8 +160,9 @@ pub struct AuditForm {
     since: String,
     #[serde(default)]
     until: String,
+    /// The page's cursor: events older than this `seq`.
     #[serde(default)]
-    after: Option<i64>,
+    before: Option<i64>,
 }
 
 /// A UTC time from a form: `2026-11-24`, `2026-11-24T09:30` (a `datetime-local` field) or RFC 3339.
@@ -234,13 +235,15 @@ pub async fn audit(
         .audit_list(
             &signed.ctx,
             AuditQuery {
-                after: f.after,
+                before: f.before,
+                order: Some(AuditOrder::Desc),
                 limit: Some(100),
                 action: trimmed(&f.action),
                 target: trimmed(&f.target),
                 token_id,
                 since,
                 until,
+                after: None,
             },
         )
         .await
@@ -269,9 +272,9 @@ pub async fn audit(
             }
         })
         .collect();
-    let next = page.next_after.map(|a| {
+    let next = page.next_before.map(|b| {
         format!(
-            "/audit?action={}&target={}&token={}&since={}&until={}&after={a}",
+            "/audit?action={}&target={}&token={}&since={}&until={}&before={b}",
             url_encode(f.action.trim()),
             url_encode(f.target.trim()),
             url_encode(f.token.trim()),

@@ -18,6 +18,7 @@ use certkeep_api::{
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
+use super::form::{labels_text, parse_labels};
 use super::format::{date, days_phrase, relative, short_date, urgency, url_encode};
 use super::session::{Posted, Signed, UiForm, UiId, UiQuery};
 use super::{Chrome, UiError, render, user_message};
@@ -491,6 +492,7 @@ async fn detail_page(
                 AuditQuery {
                     target: Some(id.to_string()),
                     limit: Some(100),
+                    order: Some(certkeep_api::AuditOrder::Desc),
                     ..AuditQuery::default()
                 },
             )
@@ -499,7 +501,6 @@ async fn detail_page(
         Some(
             page.items
                 .iter()
-                .rev()
                 .map(|e| AuditRow {
                     time: date(e.time),
                     action: e.action.clone(),
@@ -608,6 +609,9 @@ pub struct Pkcs12Form {
     password: String,
     #[serde(default)]
     include_key: Option<String>,
+    /// A version from the versions table; the current one when empty.
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn pkcs12(
@@ -617,13 +621,20 @@ pub async fn pkcs12(
     UiForm(f): UiForm<Pkcs12Form>,
 ) -> Result<Response, UiError> {
     signed.check_csrf(&f.csrf)?;
+    let version = match f.version.trim() {
+        "" => None,
+        v => Some(
+            v.parse::<u32>()
+                .map_err(|_| signed.bad(format!("version {v:?} is not a version number")))?,
+        ),
+    };
     let d = app
         .certificate_pkcs12(
             &signed.ctx,
             id,
             Pkcs12ExportRequest {
                 password: f.password,
-                version: None,
+                version,
                 include_key: Some(f.include_key.is_some()),
             },
         )
@@ -662,31 +673,6 @@ struct EditPage {
     group: String,
     labels: String,
     error: Option<String>,
-}
-
-fn labels_text(labels: &BTreeMap<String, String>) -> String {
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// `key=value` lines (or comma-separated) into labels.
-fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for (i, part) in text
-        .split(['\n', ','])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .enumerate()
-    {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| format!("label {} ({part:?}) is not key=value", i + 1))?;
-        out.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    Ok(out)
 }
 
 pub async fn edit_form(

@@ -12,11 +12,13 @@ use certkeep_api::{
 };
 use uuid::Uuid;
 
+use super::form::{Clues, FormError, labels_text, list_of, opt, parse_labels};
 use super::format::{date, relative};
 use super::session::{Posted, Signed, UiForm, UiId};
 use super::{Chrome, UiError, render, user_message};
 use crate::app::App;
 use crate::error::Error;
+use crate::notify::channels::DEFAULT_EXPIRED_HOUR;
 
 pub struct ChannelRow {
     pub id: String,
@@ -113,11 +115,53 @@ pub fn delivery_row(d: &DeliveryInfo) -> DeliveryRow {
     }
 }
 
+/// An e-mail channel's relay as its page shows it.
+pub struct RelayRow {
+    pub address: String,
+    pub tls: &'static str,
+    pub username: String,
+    pub from: String,
+    /// Subjects of the custom CA certificates trusted for the relay.
+    pub ca: Vec<String>,
+    pub ca_pem: String,
+}
+
+fn relay_row(c: &ChannelInfo) -> Option<RelayRow> {
+    let smtp = c.smtp.as_ref()?;
+    let ca_pem = smtp.ca_pem.clone().unwrap_or_default();
+    Some(RelayRow {
+        address: format!("{}:{}", smtp.host, smtp.port.unwrap_or_default()),
+        tls: match smtp.tls {
+            SmtpTlsMode::Starttls => "STARTTLS",
+            SmtpTlsMode::Implicit => "implicit TLS",
+            SmtpTlsMode::None => "no TLS",
+        },
+        username: smtp.username.clone().unwrap_or_default(),
+        from: c.email_from.clone().unwrap_or_default(),
+        ca: ca_subjects(&ca_pem),
+        ca_pem,
+    })
+}
+
+/// `subject (until date)` of each certificate in `pem` (the server checked them on input).
+fn ca_subjects(pem_text: &str) -> Vec<String> {
+    pem::parse_many(pem_text.as_bytes())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|b| crate::pki::cert_info(b.contents()).ok())
+        .map(|i| format!("{} (until {})", i.subject, date(i.not_after)))
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "ui/channel.html")]
 struct DetailPage {
     chrome: Chrome,
     c: ChannelRow,
+    endpoint_label: &'static str,
+    group: String,
+    labels: Vec<String>,
+    relay: Option<RelayRow>,
     thresholds: String,
     expired_hour: u8,
     updated: String,
@@ -155,6 +199,20 @@ async fn detail_page(
     let now = signed.ctx.now;
     Ok(render(&DetailPage {
         chrome: signed.chrome(c.name.clone(), "channels"),
+        endpoint_label: match c.kind {
+            ChannelKind::Webhook => "Webhook URL",
+            ChannelKind::Slack | ChannelKind::Teams => "Sends to",
+            ChannelKind::Pagerduty => "Events API URL",
+            ChannelKind::Email => "Recipients",
+        },
+        group: c.scope.group.clone().unwrap_or_default(),
+        labels: c
+            .scope
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+        relay: relay_row(&c),
         thresholds: c.thresholds.join(", "),
         expired_hour: c.expired_hour_utc,
         updated: format!("{} ({})", date(c.updated_at), relative(c.updated_at, now)),
@@ -215,6 +273,8 @@ pub struct ChannelForm {
     #[serde(default)]
     routing_key: String,
     #[serde(default)]
+    events_url: String,
+    #[serde(default)]
     smtp_host: String,
     #[serde(default)]
     smtp_port: String,
@@ -225,6 +285,8 @@ pub struct ChannelForm {
     #[serde(default)]
     smtp_password: String,
     #[serde(default)]
+    smtp_ca_pem: String,
+    #[serde(default)]
     email_from: String,
     #[serde(default)]
     email_to: String,
@@ -233,20 +295,34 @@ pub struct ChannelForm {
     #[serde(default)]
     group: String,
     #[serde(default)]
+    labels: String,
+    #[serde(default)]
     thresholds: String,
+    #[serde(default)]
+    expired_hour: String,
 }
 
-fn opt(s: &str) -> Option<String> {
-    Some(s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-fn list_of(s: &str) -> Vec<String> {
-    s.split([',', '\n', ' '])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
-}
+/// Where the server's messages about a channel go: each names its field (`` `url` ``,
+/// `` `smtp.ca_pem` ``…), the form's own checks too. More specific clues come first.
+const CLUES: Clues<'static> = &[
+    ("smtp_ca_pem", &["`smtp.ca_pem`"]),
+    ("smtp_port", &["smtp port"]),
+    ("smtp_tls", &["smtp tls", "`smtp.tls"]),
+    ("smtp_host", &["`smtp.host`", "`smtp`", "`smtp/"]),
+    ("events_url", &["`events_url`"]),
+    ("expired_hour", &["`expired_hour_utc`"]),
+    ("email_from", &["`email_from`"]),
+    ("email_to", &["`email_to`"]),
+    ("url", &["`url`", "`url/"]),
+    ("secret", &["`secret`", "`secret/"]),
+    ("routing_key", &["routing_key"]),
+    ("events", &["event type", "`events`"]),
+    ("thresholds", &["threshold"]),
+    ("labels", &["label"]),
+    ("group", &["`group`"]),
+    ("name", &["`name`"]),
+    ("kind", &["channel kind", "`kind`"]),
+];
 
 impl ChannelForm {
     fn kind(&self) -> Result<ChannelKind, Error> {
@@ -264,6 +340,11 @@ impl ChannelForm {
 
     fn smtp(&self) -> Result<Option<SmtpConfig>, Error> {
         let Some(host) = opt(&self.smtp_host) else {
+            if opt(&self.smtp_ca_pem).is_some() {
+                return Err(Error::InvalidInput(
+                    "`smtp.ca_pem` needs the relay it is for: give the SMTP host too".into(),
+                ));
+            }
             return Ok(None);
         };
         let port = match opt(&self.smtp_port) {
@@ -288,15 +369,15 @@ impl ChannelForm {
             tls,
             username: opt(&self.smtp_username),
             password: opt(&self.smtp_password),
-            ca_pem: None,
+            ca_pem: opt(&self.smtp_ca_pem),
         }))
     }
 
-    fn scope(&self) -> ChannelScope {
-        ChannelScope {
+    fn scope(&self) -> Result<ChannelScope, Error> {
+        Ok(ChannelScope {
             group: opt(&self.group),
-            ..ChannelScope::default()
-        }
+            labels: parse_labels(&self.labels).map_err(Error::InvalidInput)?,
+        })
     }
 
     fn events(&self) -> Option<Vec<String>> {
@@ -307,23 +388,97 @@ impl ChannelForm {
         Some(list_of(&self.thresholds)).filter(|v| !v.is_empty())
     }
 
+    /// The hour of the daily `cert.expired` reminder; empty leaves it to the server.
+    fn expired_hour(&self) -> Result<Option<u8>, Error> {
+        match opt(&self.expired_hour) {
+            None => Ok(None),
+            Some(h) => h.parse::<u8>().map(Some).map_err(|_| {
+                Error::InvalidInput(format!(
+                    "`expired_hour_utc` {h:?} is not an hour; give 0 to 23"
+                ))
+            }),
+        }
+    }
+
+    fn create_request(&self) -> Result<CreateChannelRequest, Error> {
+        Ok(CreateChannelRequest {
+            name: self.name.clone(),
+            kind: Some(self.kind()?),
+            enabled: Some(self.enabled.is_some()),
+            url: opt(&self.url),
+            secret: opt(&self.secret),
+            routing_key: opt(&self.routing_key),
+            events_url: opt(&self.events_url),
+            smtp: self.smtp()?,
+            email_from: opt(&self.email_from),
+            email_to: list_of(&self.email_to),
+            events: self.events(),
+            scope: Some(self.scope()?),
+            thresholds: self.thresholds(),
+            expired_hour_utc: self.expired_hour()?,
+        })
+    }
+
+    fn update_request(&self) -> Result<UpdateChannelRequest, Error> {
+        Ok(UpdateChannelRequest {
+            name: opt(&self.name),
+            enabled: Some(self.enabled.is_some()),
+            url: opt(&self.url),
+            secret: opt(&self.secret),
+            routing_key: opt(&self.routing_key),
+            events_url: opt(&self.events_url),
+            smtp: self.smtp()?,
+            email_from: opt(&self.email_from),
+            email_to: Some(list_of(&self.email_to)).filter(|v| !v.is_empty()),
+            events: self.events(),
+            scope: Some(self.scope()?),
+            thresholds: self.thresholds(),
+            expired_hour_utc: self.expired_hour()?,
+        })
+    }
+
+    /// The form of an existing channel: everything but its secrets.
     fn from_info(c: &ChannelInfo) -> ChannelForm {
+        let smtp = c.smtp.clone().unwrap_or_default();
         ChannelForm {
             name: c.name.clone(),
             kind: c.kind.as_str().into(),
             enabled: c.enabled.then(|| "1".into()),
-            url: if matches!(c.kind, ChannelKind::Email | ChannelKind::Pagerduty) {
-                String::new()
-            } else {
+            url: if c.kind == ChannelKind::Webhook {
                 c.endpoint.clone()
+            } else {
+                String::new()
             },
+            events_url: if c.kind == ChannelKind::Pagerduty {
+                c.endpoint.clone()
+            } else {
+                String::new()
+            },
+            smtp_host: smtp.host,
+            smtp_port: smtp.port.map(|p| p.to_string()).unwrap_or_default(),
+            smtp_tls: match c.smtp {
+                Some(_) => smtp_tls_str(smtp.tls).into(),
+                None => String::new(),
+            },
+            smtp_username: smtp.username.unwrap_or_default(),
+            smtp_ca_pem: smtp.ca_pem.unwrap_or_default(),
             email_from: c.email_from.clone().unwrap_or_default(),
             email_to: c.email_to.join(", "),
             events: c.events.join(", "),
             group: c.scope.group.clone().unwrap_or_default(),
+            labels: labels_text(&c.scope.labels),
             thresholds: c.thresholds.join(", "),
+            expired_hour: c.expired_hour_utc.to_string(),
             ..ChannelForm::default()
         }
+    }
+}
+
+fn smtp_tls_str(t: SmtpTlsMode) -> &'static str {
+    match t {
+        SmtpTlsMode::Starttls => "starttls",
+        SmtpTlsMode::Implicit => "implicit",
+        SmtpTlsMode::None => "none",
     }
 }
 
@@ -334,7 +489,7 @@ struct FormPage {
     action: String,
     editing: bool,
     f: ChannelForm,
-    error: Option<String>,
+    error: FormError,
     created_secret: Option<String>,
     created_id: String,
 }
@@ -347,9 +502,10 @@ pub async fn new_form(signed: Signed) -> Response {
         f: ChannelForm {
             kind: "webhook".into(),
             enabled: Some("1".into()),
+            expired_hour: DEFAULT_EXPIRED_HOUR.to_string(),
             ..ChannelForm::default()
         },
-        error: None,
+        error: FormError::none(),
         created_secret: None,
         created_id: String::new(),
     })
@@ -369,13 +525,14 @@ fn form_failed(
                 chrome: signed.chrome("Channel", "channels"),
                 action,
                 editing,
+                // Secrets are never sent back to the browser, not even the ones just typed.
                 f: ChannelForm {
                     secret: String::new(),
                     routing_key: String::new(),
                     smtp_password: String::new(),
                     ..f
                 },
-                error: Some(user_message(&e)),
+                error: FormError::place(user_message(&e), CLUES),
                 created_secret: None,
                 created_id: String::new(),
             };
@@ -391,25 +548,7 @@ pub async fn create(
     UiForm(f): UiForm<ChannelForm>,
 ) -> Result<Response, UiError> {
     signed.check_csrf(&f.csrf)?;
-    let req = f.kind().and_then(|kind| {
-        Ok(CreateChannelRequest {
-            name: f.name.clone(),
-            kind: Some(kind),
-            enabled: Some(f.enabled.is_some()),
-            url: opt(&f.url),
-            secret: opt(&f.secret),
-            routing_key: opt(&f.routing_key),
-            events_url: None,
-            smtp: f.smtp()?,
-            email_from: opt(&f.email_from),
-            email_to: list_of(&f.email_to),
-            events: f.events(),
-            scope: Some(f.scope()),
-            thresholds: f.thresholds(),
-            expired_hour_utc: None,
-        })
-    });
-    let result = match req {
+    let result = match f.create_request() {
         Ok(req) => app.channel_create(&signed.ctx, req).await,
         Err(e) => Err(e),
     };
@@ -421,7 +560,7 @@ pub async fn create(
                 action: String::new(),
                 editing: false,
                 f: ChannelForm::default(),
-                error: None,
+                error: FormError::none(),
                 created_secret: Some(secret),
                 created_id: created.channel.id.to_string(),
             })),
@@ -445,7 +584,7 @@ pub async fn edit_form(
         action: format!("/channels/{id}/edit"),
         editing: true,
         f: ChannelForm::from_info(&c),
-        error: None,
+        error: FormError::none(),
         created_secret: None,
         created_id: String::new(),
     }))
@@ -458,22 +597,7 @@ pub async fn update(
     UiForm(f): UiForm<ChannelForm>,
 ) -> Result<Response, UiError> {
     signed.check_csrf(&f.csrf)?;
-    let req = f.smtp().map(|smtp| UpdateChannelRequest {
-        name: opt(&f.name),
-        enabled: Some(f.enabled.is_some()),
-        url: opt(&f.url),
-        secret: opt(&f.secret),
-        routing_key: opt(&f.routing_key),
-        events_url: None,
-        smtp,
-        email_from: opt(&f.email_from),
-        email_to: Some(list_of(&f.email_to)).filter(|v| !v.is_empty()),
-        events: f.events(),
-        scope: Some(f.scope()),
-        thresholds: f.thresholds(),
-        expired_hour_utc: None,
-    });
-    let result = match req {
+    let result = match f.update_request() {
         Ok(req) => app.channel_update(&signed.ctx, id, req).await,
         Err(e) => Err(e),
     };

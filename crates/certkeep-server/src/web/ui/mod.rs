@@ -6,6 +6,7 @@
 mod admin;
 mod certificates;
 mod channels;
+mod form;
 mod format;
 mod orders;
 mod session;

@@ -2,7 +2,6 @@
 //! and the CA's message when it failed; the page refreshes itself while the order runs), and
 //! renewing an ordered certificate from its page.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -13,6 +12,7 @@ use certkeep_api::{
 };
 use uuid::Uuid;
 
+use super::form::{Clues, FormError, parse_labels};
 use super::format::{date, relative};
 use super::session::{Signed, UiForm, UiId};
 use super::{Chrome, UiError, render, user_message};
@@ -212,25 +212,29 @@ fn uuid_field(field: &str, s: &str) -> Result<Option<Uuid>, Error> {
         .map_err(|_| Error::InvalidInput(format!("{field} {s:?} is not an id")))
 }
 
+/// Where the server's messages about an order go; more specific clues first (a wildcard
+/// needing dns-01 is about the domains, a missing provider is about the provider).
+const CLUES: Clues<'static> = &[
+    ("dns_provider_id", &["`dns_provider_id`"]),
+    ("domains", &["`domains", "wildcard"]),
+    ("account_id", &["`account_id`", "acme account"]),
+    ("challenge", &["challenge"]),
+    ("key_type", &["key type", "`key_type`"]),
+    ("labels", &["label"]),
+    ("group", &["`group`"]),
+    ("name", &["`name`"]),
+];
+
 impl OrderForm {
     fn request(&self) -> Result<CreateOrderRequest, Error> {
-        let account_id = uuid_field("account", &self.account_id)?
+        let account_id = uuid_field("`account_id`", &self.account_id)?
             .ok_or_else(|| Error::InvalidInput("choose the ACME account to order with".into()))?;
         let challenge = ChallengeType::parse(&self.challenge).ok_or_else(|| {
             Error::InvalidInput(format!("unknown challenge type {:?}", self.challenge))
         })?;
         let key_type = KeyType::parse(&self.key_type)
             .ok_or_else(|| Error::InvalidInput(format!("unknown key type {:?}", self.key_type)))?;
-        let mut labels = BTreeMap::new();
-        for pair in self.labels.split([',', '\n']).map(str::trim) {
-            if pair.is_empty() {
-                continue;
-            }
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| Error::InvalidInput(format!("label {pair:?} is not key=value")))?;
-            labels.insert(k.trim().to_string(), v.trim().to_string());
-        }
+        let labels = parse_labels(&self.labels).map_err(Error::InvalidInput)?;
         Ok(CreateOrderRequest {
             name: self.name.trim().to_string(),
             description: None,
@@ -245,7 +249,7 @@ impl OrderForm {
             account_id,
             challenge,
             dns_provider_id: match challenge {
-                ChallengeType::Dns01 => uuid_field("DNS provider", &self.dns_provider_id)?,
+                ChallengeType::Dns01 => uuid_field("`dns_provider_id`", &self.dns_provider_id)?,
                 ChallengeType::Http01 => None,
             },
             group: Some(self.group.trim().to_string()).filter(|g| !g.is_empty()),
@@ -267,14 +271,14 @@ struct FormPage {
     f: OrderForm,
     accounts: Vec<Choice>,
     providers: Vec<Choice>,
-    error: Option<String>,
+    error: FormError,
 }
 
 async fn form_page(
     app: &App,
     signed: &Signed,
     f: OrderForm,
-    error: Option<String>,
+    error: FormError,
 ) -> Result<FormPage, UiError> {
     let accounts = app
         .acme_account_list(&signed.ctx)
@@ -314,7 +318,9 @@ pub async fn new_form(State(app): State<Arc<App>>, signed: Signed) -> Result<Res
         auto_renew: Some("1".into()),
         ..OrderForm::default()
     };
-    Ok(render(&form_page(&app, &signed, f, None).await?))
+    Ok(render(
+        &form_page(&app, &signed, f, FormError::none()).await?,
+    ))
 }
 
 pub async fn create(
@@ -331,7 +337,8 @@ pub async fn create(
         Ok(o) => Ok(Redirect::to(&format!("/orders/{}", o.id)).into_response()),
         Err(e @ (Error::InvalidInput(_) | Error::Conflict(_) | Error::NotFound(_))) => {
             let status = super::status_of(&e);
-            let page = form_page(&app, &signed, f, Some(user_message(&e))).await?;
+            let error = FormError::place(user_message(&e), CLUES);
+            let page = form_page(&app, &signed, f, error).await?;
             Ok((status, render(&page)).into_response())
         }
         Err(e) => Err(signed.fail(e)),
