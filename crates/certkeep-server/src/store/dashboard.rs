@@ -55,8 +55,15 @@ impl Store {
         } else {
             "deleted_at IS NULL AND not_before > created_at"
         };
+        // SQLite (no statistics) would count through the sweep's wide expiry index, which is
+        // covering too since it carries deleted_at; the narrow one has half the pages to read.
+        let table = if group.is_none() && self.backend() == super::Backend::Sqlite {
+            "certificates INDEXED BY certificates_live_expiry"
+        } else {
+            "certificates"
+        };
         let count =
-            |cond: String| format!("(SELECT COUNT(*) FROM certificates WHERE {scope} AND {cond})");
+            |cond: String| format!("(SELECT COUNT(*) FROM {table} WHERE {scope} AND {cond})");
         let nyv_count = |cond: String| {
             format!("(SELECT COUNT(*) FROM certificates WHERE {nyv_scope} AND {cond})")
         };
@@ -118,12 +125,15 @@ impl Store {
     /// Live certificates ordered through certkeep whose latest renewal attempts failed; only
     /// entries of `group` when given.
     pub async fn renewal_failing_count(&self, group: Option<&str>) -> Result<i64> {
+        // Driven from the few failing renewals: as a join, SQLite (no statistics) walked all
+        // live certificates and looked each up in acme_certificates (~150 ms at 1,000,000).
         let sql = if group.is_some() {
-            "SELECT COUNT(*) FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
-             WHERE a.failures > 0 AND c.deleted_at IS NULL AND c.group_name = $1"
+            "SELECT COUNT(*) FROM acme_certificates a WHERE a.failures > 0 AND EXISTS \
+             (SELECT 1 FROM certificates c WHERE c.id = a.cert_id AND c.deleted_at IS NULL \
+             AND c.group_name = $1)"
         } else {
-            "SELECT COUNT(*) FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
-             WHERE a.failures > 0 AND c.deleted_at IS NULL"
+            "SELECT COUNT(*) FROM acme_certificates a WHERE a.failures > 0 AND EXISTS \
+             (SELECT 1 FROM certificates c WHERE c.id = a.cert_id AND c.deleted_at IS NULL)"
         };
         let mut q = sqlx::query(sql);
         if let Some(g) = group {
