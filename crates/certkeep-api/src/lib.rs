@@ -234,6 +234,7 @@ impl CertificateSort {
 /// Query of `GET /api/v1/certificates`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateListQuery {
     /// Free text, matched case-insensitively within name, domains, subject and issuer.
@@ -332,6 +333,7 @@ pub enum DownloadFormat {
 /// Query of `GET /api/v1/certificates/{id}/download`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DownloadQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -501,6 +503,7 @@ pub enum AuditOrder {
 /// Query of `GET /api/v1/audit-events`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events with `seq` greater than this.
@@ -796,6 +799,7 @@ pub struct DeliveryPage {
 /// Query of `GET /api/v1/notification-channels/{id}/deliveries` (newest first).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -71,7 +71,14 @@ impl Modify for BearerAuth {
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(ErrorBody)),
+    // Types used only by query parameters: utoipa refers to them but adds no schema for them.
+    components(schemas(
+        ErrorBody,
+        certkeep_api::AuditOrder,
+        certkeep_api::CertificateSort,
+        certkeep_api::DownloadFormat,
+        certkeep_api::DownloadPart
+    )),
     tags(
         (name = "certificates", description = "Certificate inventory"),
         (name = "tokens", description = "API tokens (Admin)"),
