@@ -340,7 +340,8 @@ pub struct DownloadQuery {
     pub part: Option<DownloadPart>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<DownloadFormat>,
-    /// Entry version; the current one when absent.
+    /// Entry version; the current one when absent. When given, the file name in
+    /// `Content-Disposition` ends in `-vN` (`www-chain-v2.pem`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
 }
@@ -352,6 +353,8 @@ pub struct DownloadQuery {
 #[serde(deny_unknown_fields)]
 pub struct Pkcs12ExportRequest {
     pub password: String,
+    /// Entry version; the current one when absent. When given, the file name in
+    /// `Content-Disposition` ends in `-vN` (`www-v2.p12`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
