@@ -101,12 +101,27 @@ pub mod actions {
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RequestCtx {
     pub request_id: String,
     /// The bearer token as sent, if any.
     pub bearer: Option<String>,
     pub now: OffsetDateTime,
+}
+
+impl std::fmt::Debug for RequestCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            request_id,
+            bearer,
+            now,
+        } = self;
+        f.debug_struct("RequestCtx")
+            .field("request_id", request_id)
+            .field("bearer", &certkeep_api::Redacted::option(bearer))
+            .field("now", now)
+            .finish()
+    }
 }
 
 /// A downloaded artefact: bytes and how to label them.
@@ -2021,5 +2036,20 @@ mod tests {
         assert_eq!(safe_file_stem("www\u{202E}mep.exe"), "www_mep.exe");
         assert_eq!(safe_file_stem("..."), "certificate");
         assert_eq!(safe_file_stem(&"x".repeat(300)).len(), 64);
+    }
+
+    #[test]
+    fn request_ctx_debug_hides_the_bearer_token() {
+        let ctx = RequestCtx {
+            request_id: "req-1".into(),
+            bearer: Some("ck_secret_token_value".into()),
+            now: OffsetDateTime::UNIX_EPOCH,
+        };
+        let text = format!("{ctx:?}");
+        assert!(!text.contains("ck_secret_token_value"), "{text}");
+        assert!(
+            text.contains("req-1") && text.contains("<redacted>"),
+            "{text}"
+        );
     }
 }
