@@ -16,6 +16,7 @@ mod redact;
 pub use acme::*;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};
+use redact::Material;
 pub use redact::Redacted;
 
 /// Largest accepted size of one input (certificate, key, chain file, PKCS#12), after decoding.
@@ -170,9 +171,9 @@ impl fmt::Debug for ImportCertificateRequest {
             .field("description", description)
             .field("group", group)
             .field("labels", labels)
-            .field("certificate", certificate)
+            .field("certificate", &Material(certificate.len()))
             .field("private_key", &Redacted::option(private_key))
-            .field("chain", chain)
+            .field("chain", &Material::all(chain))
             .field("password", &Redacted::option(password))
             .finish()
     }
@@ -201,9 +202,9 @@ impl fmt::Debug for ReimportCertificateRequest {
             password,
         } = self;
         f.debug_struct("ReimportCertificateRequest")
-            .field("certificate", certificate)
+            .field("certificate", &Material(certificate.len()))
             .field("private_key", &Redacted::option(private_key))
-            .field("chain", chain)
+            .field("chain", &Material::all(chain))
             .field("password", &Redacted::option(password))
             .finish()
     }

@@ -2,8 +2,8 @@
 //! URLs and routing keys): each writes its fields by hand, destructuring the whole value so that
 //! a new field does not compile until someone decides whether it is secret, and shows a secret
 //! only as [`Redacted`] (`"<redacted>"`, or `Some("<redacted>")`/`None` for an optional one, so
-//! whether it was given stays visible). The serde and OpenAPI forms are the derived ones,
-//! untouched.
+//! whether it was given stays visible), and certificate input, which may carry a key, only by
+//! its size. The serde and OpenAPI forms are the derived ones, untouched.
 
 use std::fmt;
 
@@ -21,6 +21,22 @@ impl Redacted {
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"<redacted>\"")
+    }
+}
+
+/// Stands for certificate input in `Debug` output: only its size. A PEM input may hold the
+/// private key beside the certificate, and a PKCS#12 input always does, so the text is not shown.
+pub(crate) struct Material(pub(crate) usize);
+
+impl Material {
+    pub(crate) fn all(inputs: &[String]) -> Vec<Material> {
+        inputs.iter().map(|i| Material(i.len())).collect()
+    }
+}
+
+impl fmt::Debug for Material {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"<{} bytes, not shown>\"", self.0)
     }
 }
 
@@ -89,14 +105,18 @@ mod tests {
 
     #[test]
     fn keys_passwords_and_tokens() {
+        // One PEM input may hold the key beside the certificate; chain inputs too.
+        let bundle = format!("-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----");
         let import = ImportCertificateRequest {
             name: "www".into(),
-            certificate: "-----BEGIN CERTIFICATE-----".into(),
+            certificate: bundle.clone(),
             private_key: Some(SECRET.into()),
+            chain: vec![bundle.clone()],
             password: Some(SECRET.into()),
             ..Default::default()
         };
-        assert_redacted(&import, &["www", "BEGIN CERTIFICATE"]);
+        let shown = format!("\"<{} bytes, not shown>\"", bundle.len());
+        assert_redacted(&import, &["www", &shown]);
         assert_redacted(
             &BatchImportRequest {
                 items: vec![import],
@@ -105,12 +125,12 @@ mod tests {
         );
         assert_redacted(
             &ReimportCertificateRequest {
-                certificate: "-----BEGIN CERTIFICATE-----".into(),
+                certificate: bundle.clone(),
                 private_key: Some(SECRET.into()),
-                chain: vec![],
+                chain: vec![bundle],
                 password: Some(SECRET.into()),
             },
-            &["BEGIN CERTIFICATE"],
+            &[&shown],
         );
         assert_redacted(
             &Pkcs12ExportRequest {
