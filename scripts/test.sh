@@ -79,6 +79,17 @@ cargo fmt --all -- --check
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The committed OpenAPI document against the specification's own schema, when a validator is
+# at hand (pip install openapi-spec-validator); the drift test keeps it equal to the served one.
+if python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  log "openapi-spec-validator docs/openapi.json"
+  python3 -c 'import json, sys
+from openapi_spec_validator import validate
+validate(json.load(open(sys.argv[1])))' docs/openapi.json
+else
+  log "openapi-spec-validator not installed: docs/openapi.json not validated"
+fi
+
 RESULTS="$PG_DIR/results"
 : >"$RESULTS"
 # Run cargo test, keep its "test result:" lines for the closing count.

@@ -1,13 +1,16 @@
 //! ACME ordering: CA accounts, DNS-01 providers and certificate orders.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Redacted;
+
 /// External Account Binding credentials, as the CA hands them out. Write-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EabCredentials {
@@ -15,6 +18,16 @@ pub struct EabCredentials {
     pub kid: String,
     /// The MAC key, base64url (padding optional).
     pub hmac_key: String,
+}
+
+impl fmt::Debug for EabCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { kid, hmac_key: _ } = self;
+        f.debug_struct("EabCredentials")
+            .field("kid", kid)
+            .field("hmac_key", &Redacted)
+            .finish()
+    }
 }
 
 /// A new ACME account, registered with the CA when it is created.
@@ -137,7 +150,7 @@ impl TsigAlgorithm {
 }
 
 /// A new DNS-01 provider.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateDnsProviderRequest {
@@ -165,6 +178,33 @@ pub struct CreateDnsProviderRequest {
     /// How long to wait for every authoritative nameserver to serve the record (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation_timeout_seconds: Option<u32>,
+}
+
+impl fmt::Debug for CreateDnsProviderRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            kind,
+            server,
+            zone,
+            tsig_key_name,
+            tsig_algorithm,
+            tsig_secret: _,
+            channel_id,
+            propagation_timeout_seconds,
+        } = self;
+        f.debug_struct("CreateDnsProviderRequest")
+            .field("name", name)
+            .field("kind", kind)
+            .field("server", server)
+            .field("zone", zone)
+            .field("tsig_key_name", tsig_key_name)
+            .field("tsig_algorithm", tsig_algorithm)
+            .field("tsig_secret", &Redacted)
+            .field("channel_id", channel_id)
+            .field("propagation_timeout_seconds", propagation_timeout_seconds)
+            .finish()
+    }
 }
 
 /// A DNS provider as the API shows it (its secret never).

@@ -70,11 +70,22 @@ fn transport(e: reqwest::Error) -> ClientError {
 }
 
 /// A client bound to one server and one bearer token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { http, base, token } = self;
+        f.debug_struct("Client")
+            .field("http", http)
+            .field("base", base)
+            .field("token", &crate::Redacted::option(token))
+            .finish()
+    }
 }
 
 impl Client {

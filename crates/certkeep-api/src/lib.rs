@@ -3,6 +3,7 @@
 //! tests use only this crate, so what compiles against it is what users script against.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -11,9 +12,12 @@ use uuid::Uuid;
 mod acme;
 #[cfg(feature = "client")]
 mod client;
+mod redact;
 pub use acme::*;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientError};
+use redact::Material;
+pub use redact::Redacted;
 
 /// Largest accepted size of one input (certificate, key, chain file, PKCS#12), after decoding.
 pub const MAX_INPUT_BYTES: usize = 100 * 1024;
@@ -129,7 +133,7 @@ pub struct CertificateMetadata {
 /// `certificate`, `private_key` and each `chain` item are either PEM text or base64 of the
 /// binary file (DER or PKCS#12); the format is detected from content. A single PEM input may
 /// hold the certificate, its key and its chain in any order; a PKCS#12 input holds all three.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImportCertificateRequest {
@@ -150,8 +154,33 @@ pub struct ImportCertificateRequest {
     pub password: Option<String>,
 }
 
+impl fmt::Debug for ImportCertificateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            description,
+            group,
+            labels,
+            certificate,
+            private_key,
+            chain,
+            password,
+        } = self;
+        f.debug_struct("ImportCertificateRequest")
+            .field("name", name)
+            .field("description", description)
+            .field("group", group)
+            .field("labels", labels)
+            .field("certificate", &Material(certificate.len()))
+            .field("private_key", &Redacted::option(private_key))
+            .field("chain", &Material::all(chain))
+            .field("password", &Redacted::option(password))
+            .finish()
+    }
+}
+
 /// A new certificate (version) for an existing entry.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReimportCertificateRequest {
@@ -162,6 +191,23 @@ pub struct ReimportCertificateRequest {
     pub chain: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+}
+
+impl fmt::Debug for ReimportCertificateRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            certificate,
+            private_key,
+            chain,
+            password,
+        } = self;
+        f.debug_struct("ReimportCertificateRequest")
+            .field("certificate", &Material(certificate.len()))
+            .field("private_key", &Redacted::option(private_key))
+            .field("chain", &Material::all(chain))
+            .field("password", &Redacted::option(password))
+            .finish()
+    }
 }
 
 /// Many imports in one request, for migrations. All or nothing: if any item is invalid,
@@ -234,6 +280,7 @@ impl CertificateSort {
 /// Query of `GET /api/v1/certificates`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct CertificateListQuery {
     /// Free text, matched case-insensitively within name, domains, subject and issuer.
@@ -332,28 +379,47 @@ pub enum DownloadFormat {
 /// Query of `GET /api/v1/certificates/{id}/download`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DownloadQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part: Option<DownloadPart>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<DownloadFormat>,
-    /// Entry version; the current one when absent.
+    /// Entry version; the current one when absent. When given, the file name in
+    /// `Content-Disposition` ends in `-vN` (`www-chain-v2.pem`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
 }
 
 /// Body of `POST /api/v1/certificates/{id}/pkcs12`: a PKCS#12 (AES-256-CBC, PBKDF2-SHA256,
 /// HMAC-SHA256 MAC) with the leaf, chain and, unless `include_key` is false, the private key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pkcs12ExportRequest {
     pub password: String,
+    /// Entry version; the current one when absent. When given, the file name in
+    /// `Content-Disposition` ends in `-vN` (`www-v2.p12`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_key: Option<bool>,
+}
+
+impl fmt::Debug for Pkcs12ExportRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            password: _,
+            version,
+            include_key,
+        } = self;
+        f.debug_struct("Pkcs12ExportRequest")
+            .field("password", &Redacted)
+            .field("version", version)
+            .field("include_key", include_key)
+            .finish()
+    }
 }
 
 /// Access roles, each including the rights of those before it.
@@ -431,11 +497,21 @@ pub struct TokenInfo {
 }
 
 /// A newly created token: the only time the secret is shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     pub token: String,
     pub info: TokenInfo,
+}
+
+impl fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { token: _, info } = self;
+        f.debug_struct("CreatedToken")
+            .field("token", &Redacted)
+            .field("info", info)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -501,6 +577,7 @@ pub enum AuditOrder {
 /// Query of `GET /api/v1/audit-events`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events with `seq` greater than this.
@@ -590,7 +667,7 @@ pub enum SmtpTlsMode {
 }
 
 /// SMTP server settings of an e-mail channel. The password is write-only.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
@@ -610,6 +687,27 @@ pub struct SmtpConfig {
     pub ca_pem: Option<String>,
 }
 
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            host,
+            port,
+            tls,
+            username,
+            password,
+            ca_pem,
+        } = self;
+        f.debug_struct("SmtpConfig")
+            .field("host", host)
+            .field("port", port)
+            .field("tls", tls)
+            .field("username", username)
+            .field("password", &Redacted::option(password))
+            .field("ca_pem", ca_pem)
+            .finish()
+    }
+}
+
 /// Which certificates a channel is about: all when both are empty; otherwise those of the
 /// group and carrying every label given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -625,7 +723,7 @@ pub struct ChannelScope {
 /// A new notification channel. Which endpoint fields apply depends on `kind`:
 /// webhook: `url` (+ optional `secret`, generated when absent); slack and teams: `url`;
 /// pagerduty: `routing_key` (+ optional `events_url`); email: `smtp`, `email_from`, `email_to`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannelRequest {
@@ -667,8 +765,46 @@ pub struct CreateChannelRequest {
     pub expired_hour_utc: Option<u8>,
 }
 
+impl fmt::Debug for CreateChannelRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            kind,
+            enabled,
+            url,
+            secret,
+            routing_key,
+            events_url,
+            smtp,
+            email_from,
+            email_to,
+            events,
+            scope,
+            thresholds,
+            expired_hour_utc,
+        } = self;
+        // A Slack or Teams URL is itself the credential; a webhook URL may carry one too.
+        f.debug_struct("CreateChannelRequest")
+            .field("name", name)
+            .field("kind", kind)
+            .field("enabled", enabled)
+            .field("url", &Redacted::option(url))
+            .field("secret", &Redacted::option(secret))
+            .field("routing_key", &Redacted::option(routing_key))
+            .field("events_url", events_url)
+            .field("smtp", smtp)
+            .field("email_from", email_from)
+            .field("email_to", email_to)
+            .field("events", events)
+            .field("scope", scope)
+            .field("thresholds", thresholds)
+            .field("expired_hour_utc", expired_hour_utc)
+            .finish()
+    }
+}
+
 /// A change to a channel; absent fields stay as they are. Secrets given replace the old ones.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChannelRequest {
@@ -700,6 +836,41 @@ pub struct UpdateChannelRequest {
     pub expired_hour_utc: Option<u8>,
 }
 
+impl fmt::Debug for UpdateChannelRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            name,
+            enabled,
+            url,
+            secret,
+            routing_key,
+            events_url,
+            smtp,
+            email_from,
+            email_to,
+            events,
+            scope,
+            thresholds,
+            expired_hour_utc,
+        } = self;
+        f.debug_struct("UpdateChannelRequest")
+            .field("name", name)
+            .field("enabled", enabled)
+            .field("url", &Redacted::option(url))
+            .field("secret", &Redacted::option(secret))
+            .field("routing_key", &Redacted::option(routing_key))
+            .field("events_url", events_url)
+            .field("smtp", smtp)
+            .field("email_from", email_from)
+            .field("email_to", email_to)
+            .field("events", events)
+            .field("scope", scope)
+            .field("thresholds", thresholds)
+            .field("expired_hour_utc", expired_hour_utc)
+            .finish()
+    }
+}
+
 /// A channel as the API shows it: secrets never, endpoints that hold tokens redacted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -728,11 +899,21 @@ pub struct ChannelInfo {
 }
 
 /// A created channel. `secret` is the webhook signing secret, shown only here.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedChannel {
     pub channel: ChannelInfo,
     pub secret: Option<String>,
+}
+
+impl fmt::Debug for CreatedChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self { channel, secret } = self;
+        f.debug_struct("CreatedChannel")
+            .field("channel", channel)
+            .field("secret", &Redacted::option(secret))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -796,6 +977,7 @@ pub struct DeliveryPage {
 /// Query of `GET /api/v1/notification-channels/{id}/deliveries` (newest first).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]

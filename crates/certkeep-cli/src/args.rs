@@ -691,7 +691,7 @@ impl From<RoleArg> for Role {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// List audit events in order.
+    /// List audit events, oldest first (or newest first with --newest-first).
     List(AuditListArgs),
 }
 
@@ -700,6 +700,12 @@ pub struct AuditListArgs {
     /// Only events after this sequence number.
     #[arg(long, value_name = "SEQ")]
     pub after: Option<i64>,
+    /// Only events before this sequence number.
+    #[arg(long, value_name = "SEQ")]
+    pub before: Option<i64>,
+    /// Start from the newest event; further (older) pages with --before.
+    #[arg(long)]
+    pub newest_first: bool,
     /// Page size (1..=1000; the server's default is 100).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: Option<u32>,
@@ -709,7 +715,8 @@ pub struct AuditListArgs {
     /// Only events about this target (a certificate or token id).
     #[arg(long, value_name = "T")]
     pub target: Option<String>,
-    /// Follow `next_after` to the end of the log and print everything.
+    /// Follow the pages to the end of the log (its start with --newest-first) and print
+    /// everything.
     #[arg(long)]
     pub all: bool,
 }

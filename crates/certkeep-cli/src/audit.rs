@@ -1,6 +1,6 @@
 //! `certkeep audit …`: read the audit log.
 
-use certkeep_api::{AuditEvent, AuditPage, AuditQuery, Client};
+use certkeep_api::{AuditEvent, AuditOrder, AuditPage, AuditQuery, Client};
 use serde::Serialize;
 
 use crate::args::{AuditCommand, AuditListArgs, OutputFormat};
@@ -21,6 +21,8 @@ struct AllItems<'a> {
 async fn list(client: &Client, output: OutputFormat, args: AuditListArgs) -> Result<(), CliError> {
     let mut query = AuditQuery {
         after: args.after,
+        before: args.before,
+        order: args.newest_first.then_some(AuditOrder::Desc),
         limit: args.limit,
         action: args.action,
         target: args.target,
@@ -35,6 +37,9 @@ async fn list(client: &Client, output: OutputFormat, args: AuditListArgs) -> Res
                 if let Some(a) = page.next_after {
                     note(&format!("more events: add --after {a} (or --all)"));
                 }
+                if let Some(b) = page.next_before {
+                    note(&format!("older events: add --before {b} (or --all)"));
+                }
                 Ok(())
             }
         };
@@ -44,13 +49,20 @@ async fn list(client: &Client, output: OutputFormat, args: AuditListArgs) -> Res
         let AuditPage {
             items: page,
             next_after,
-            ..
+            next_before,
         } = client.audit_list(&query).await?;
         items.extend(page);
-        match next_after {
-            // Guard against a server that does not advance: stop instead of looping forever.
-            Some(a) if query.after.is_none_or(|prev| a > prev) => query.after = Some(a),
-            _ => break,
+        // Guard against a server that does not advance: stop instead of looping forever.
+        if args.newest_first {
+            match next_before {
+                Some(b) if query.before.is_none_or(|prev| b < prev) => query.before = Some(b),
+                _ => break,
+            }
+        } else {
+            match next_after {
+                Some(a) if query.after.is_none_or(|prev| a > prev) => query.after = Some(a),
+                _ => break,
+            }
         }
     }
     match output {

@@ -85,8 +85,9 @@ pub async fn run(
     }
 }
 
-/// The options shared by create and update, with files read and labels parsed.
-#[derive(Debug, Default)]
+/// The options shared by create and update, with files read and labels parsed. No `Debug`:
+/// it holds secrets.
+#[derive(Default)]
 struct Settings {
     url: Option<String>,
     secret: Option<String>,

@@ -12,7 +12,7 @@ use crate::args::{MaterialArgs, PasswordArgs};
 use crate::error::CliError;
 
 /// Certificate material as the API's `certificate`, `private_key` and `chain` fields want it.
-#[derive(Debug)]
+/// No `Debug`: it holds the private key and its password.
 pub struct Material {
     pub certificate: String,
     pub private_key: Option<String>,

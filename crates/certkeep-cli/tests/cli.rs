@@ -1265,6 +1265,102 @@ fn audit_list_shows_imports() {
 }
 
 #[test]
+fn audit_list_newest_first_pages_backwards_with_before() {
+    let s = Server::start();
+    let f = Fixtures::new("newest.example.com");
+    let ids: Vec<String> = ["first", "second", "third"]
+        .iter()
+        .map(|name| {
+            s.import(&["--name", name, "--cert", &f.path("leaf.pem")])
+                .id
+                .to_string()
+        })
+        .collect();
+    let seqs = |page: &Value| -> Vec<i64> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_i64().unwrap())
+            .collect()
+    };
+    let targets = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["target"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let imports = ["audit", "list", "--action", "certificate.import"];
+
+    let oldest_first = s.json(&imports);
+    assert_eq!(targets(&oldest_first), ids);
+    let newest_first = s.json(&[&imports[..], &["--newest-first"]].concat());
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    assert_eq!(targets(&newest_first), reversed, "{newest_first:#}");
+    let ascending = seqs(&oldest_first);
+    let mut descending = seqs(&newest_first);
+    assert!(descending.windows(2).all(|w| w[0] > w[1]), "{descending:?}");
+    descending.reverse();
+    assert_eq!(descending, ascending);
+
+    // One page at a time: `next_before` is what --before takes for the next, older page.
+    let page = s.json(&[&imports[..], &["--newest-first", "--limit", "2"]].concat());
+    assert_eq!(targets(&page), reversed[..2]);
+    assert_eq!(page["next_after"], Value::Null);
+    let before = page["next_before"].as_i64().unwrap().to_string();
+    let older = s.json(
+        &[
+            &imports[..],
+            &["--newest-first", "--limit", "2", "--before", &before],
+        ]
+        .concat(),
+    );
+    assert_eq!(targets(&older), reversed[2..]);
+    assert!(
+        older.get("next_before").is_none_or(Value::is_null),
+        "{older:#}"
+    );
+
+    // The table says how to get the older page.
+    let out = s
+        .admin()
+        .args([&imports[..], &["--newest-first", "--limit", "1"]].concat())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let table = lossy(&out.stdout);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(rows[0].contains(&ids[2]), "{table}");
+    assert!(
+        lossy(&out.stderr).contains(&format!("older events: add --before {}", ascending[2])),
+        "{}",
+        lossy(&out.stderr)
+    );
+
+    // --all follows `next_before` to the start of the log.
+    let all = s.json(&[&imports[..], &["--newest-first", "--limit", "1", "--all"]].concat());
+    assert_eq!(targets(&all), reversed, "{all:#}");
+    let all_tables = lossy(
+        &s.admin()
+            .args([&imports[..], &["--newest-first", "--limit", "1", "--all"]].concat())
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let order: Vec<usize> = ids
+        .iter()
+        .map(|id| all_tables.find(id.as_str()).unwrap())
+        .collect();
+    assert!(order[2] < order[1] && order[1] < order[0], "{all_tables}");
+}
+
+#[test]
 fn failures_carry_the_server_message_and_exit_codes() {
     let s = Server::start();
     let f = Fixtures::new("bad.example.com");

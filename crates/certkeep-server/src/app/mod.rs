@@ -101,12 +101,27 @@ pub mod actions {
 }
 
 /// Who is calling and when: built by each surface (HTTP request, offline command, job).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RequestCtx {
     pub request_id: String,
     /// The bearer token as sent, if any.
     pub bearer: Option<String>,
     pub now: OffsetDateTime,
+}
+
+impl std::fmt::Debug for RequestCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            request_id,
+            bearer,
+            now,
+        } = self;
+        f.debug_struct("RequestCtx")
+            .field("request_id", request_id)
+            .field("bearer", &certkeep_api::Redacted::option(bearer))
+            .field("now", now)
+            .finish()
+    }
 }
 
 /// A downloaded artefact: bytes and how to label them.
@@ -341,22 +356,37 @@ fn token_info(t: &TokenRecord) -> TokenInfo {
     }
 }
 
+/// The part of a download's file name that comes from the entry's name (user input): letters
+/// and digits of any script, `-`, `_` and `.` are kept, anything else (path separators, quotes,
+/// spaces, control and formatting characters such as bidi overrides) becomes `_`; no leading
+/// dot, so the file is not hidden; at most 64 characters.
 fn safe_file_stem(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
                 c
             } else {
                 '_'
             }
         })
+        .skip_while(|&c| c == '.')
         .take(64)
         .collect();
     if s.is_empty() {
         "certificate".into()
     } else {
         s
+    }
+}
+
+/// A download's file name: `<stem><part>[-vN].<ext>`. A version the request named explicitly
+/// is in the name, so saving an older version beside the current one does not collide.
+fn download_file_name(name: &str, part: &str, version: Option<u32>, ext: &str) -> String {
+    let stem = safe_file_stem(name);
+    match version {
+        Some(n) => format!("{stem}{part}-v{n}.{ext}"),
+        None => format!("{stem}{part}.{ext}"),
     }
 }
 
@@ -1457,16 +1487,17 @@ impl App {
                 )));
             }
             let v = self.load_version(&rec, q.version).await?;
-            let stem = safe_file_stem(&rec.name);
+            let file_name =
+                |part: &str, ext: &str| download_file_name(&rec.name, part, q.version, ext);
             let pem = |text: String, suffix: &str| Download {
                 bytes: Zeroizing::new(text.into_bytes()),
                 content_type: "application/x-pem-file",
-                file_name: format!("{stem}{suffix}.pem"),
+                file_name: file_name(suffix, "pem"),
             };
             let der = |bytes: Vec<u8>, suffix: &str, ct: &'static str| Download {
                 bytes: Zeroizing::new(bytes),
                 content_type: ct,
-                file_name: format!("{stem}{suffix}.der"),
+                file_name: file_name(suffix, "der"),
             };
             Ok(match (part, format) {
                 (DownloadPart::Certificate, DownloadFormat::Pem) => {
@@ -1523,12 +1554,12 @@ impl App {
                                 pki::pem_encode("PRIVATE KEY", &key).into_bytes(),
                             ),
                             content_type: "application/x-pem-file",
-                            file_name: format!("{stem}-key.pem"),
+                            file_name: file_name("-key", "pem"),
                         },
                         DownloadFormat::Der => Download {
                             bytes: key,
                             content_type: "application/pkcs8",
-                            file_name: format!("{stem}-key.der"),
+                            file_name: file_name("-key", "der"),
                         },
                     }
                 }
@@ -1596,7 +1627,7 @@ impl App {
             Ok(Download {
                 bytes: Zeroizing::new(bytes),
                 content_type: "application/x-pkcs12",
-                file_name: format!("{}.p12", safe_file_stem(&rec.name)),
+                file_name: download_file_name(&rec.name, "", req.version, "p12"),
             })
         }
         .await;
@@ -1978,4 +2009,47 @@ fn whole_second(t: OffsetDateTime) -> OffsetDateTime {
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_file_names_are_safe_and_carry_an_explicit_version() {
+        assert_eq!(download_file_name("www", "", None, "pem"), "www.pem");
+        assert_eq!(
+            download_file_name("www", "-key", Some(2), "der"),
+            "www-key-v2.der"
+        );
+        assert_eq!(download_file_name("www", "", Some(1), "p12"), "www-v1.p12");
+        assert_eq!(
+            download_file_name("../etc/passwd", "-chain", None, "pem"),
+            "_etc_passwd-chain.pem"
+        );
+        assert_eq!(safe_file_stem("a \"b\"\\c:d"), "a__b__c_d");
+        assert_eq!(
+            safe_file_stem("Zertifikat für Bäckerei"),
+            "Zertifikat_für_Bäckerei"
+        );
+        // A right-to-left override (U+202E) would make this name display as "wwwexe.pem".
+        assert_eq!(safe_file_stem("www\u{202E}mep.exe"), "www_mep.exe");
+        assert_eq!(safe_file_stem("..."), "certificate");
+        assert_eq!(safe_file_stem(&"x".repeat(300)).len(), 64);
+    }
+
+    #[test]
+    fn request_ctx_debug_hides_the_bearer_token() {
+        let ctx = RequestCtx {
+            request_id: "req-1".into(),
+            bearer: Some("ck_secret_token_value".into()),
+            now: OffsetDateTime::UNIX_EPOCH,
+        };
+        let text = format!("{ctx:?}");
+        assert!(!text.contains("ck_secret_token_value"), "{text}");
+        assert!(
+            text.contains("req-1") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
 }

@@ -23,15 +23,14 @@ pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 
 const BEARER_CONTEXT: &str = "ui-session-token";
 
-/// A new session: the cookie secret (shown to the browser only) and when it ends.
-#[derive(Debug)]
+/// A new session: the cookie secret (shown to the browser only) and when it ends. No `Debug`:
+/// the secret is the session.
 pub struct NewSession {
     pub secret: Zeroizing<String>,
     pub expires_at: OffsetDateTime,
 }
 
-/// A live session, resolved from its cookie.
-#[derive(Debug)]
+/// A live session, resolved from its cookie. No `Debug`: it holds the API token.
 pub struct Session {
     /// The API token the user signed in with; pass it as the bearer of every use-case.
     pub bearer: Zeroizing<String>,

@@ -71,7 +71,14 @@ impl Modify for BearerAuth {
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(ErrorBody)),
+    // Types used only by query parameters: utoipa refers to them but adds no schema for them.
+    components(schemas(
+        ErrorBody,
+        certkeep_api::AuditOrder,
+        certkeep_api::CertificateSort,
+        certkeep_api::DownloadFormat,
+        certkeep_api::DownloadPart
+    )),
     tags(
         (name = "certificates", description = "Certificate inventory"),
         (name = "tokens", description = "API tokens (Admin)"),
@@ -331,6 +338,35 @@ async fn certificate_notifications(
     Ok(Json(app.certificate_notifications(&ctx, id).await?))
 }
 
+/// `Content-Disposition` of a download (RFC 6266): `filename` always, ASCII only, with anything
+/// else replaced by `_`; and, when the name has characters beyond ASCII, `filename*` with the
+/// whole name in UTF-8, percent-encoded (RFC 8187), which browsers prefer.
+pub(super) fn attachment_disposition(file_name: &str) -> HeaderValue {
+    let fallback: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut value = format!("attachment; filename=\"{fallback}\"");
+    if !file_name.is_ascii() {
+        value.push_str("; filename*=UTF-8''");
+        for b in file_name.bytes() {
+            // attr-char of RFC 8187; every other byte is percent-encoded.
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                value.push(char::from(b));
+            } else {
+                value.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
 fn download_response(d: Download, sensitive: bool) -> Response {
     let mut resp = (StatusCode::OK, d.bytes.to_vec()).into_response();
     let h = resp.headers_mut();
@@ -338,9 +374,10 @@ fn download_response(d: Download, sensitive: bool) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(d.content_type),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", d.file_name)) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        attachment_disposition(&d.file_name),
+    );
     if sensitive {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -541,4 +578,29 @@ async fn notification_signing_key_rotate(
     Caller(ctx): Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(app.notification_signing_key_rotate(&ctx).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment_disposition;
+
+    #[test]
+    fn content_disposition_has_an_ascii_name_and_the_utf8_one_when_needed() {
+        assert_eq!(
+            attachment_disposition("www-v2.pem"),
+            "attachment; filename=\"www-v2.pem\""
+        );
+        assert_eq!(
+            attachment_disposition("Bäckerei-key.pem"),
+            "attachment; filename=\"B_ckerei-key.pem\"; filename*=UTF-8''B%C3%A4ckerei-key.pem"
+        );
+        assert_eq!(
+            attachment_disposition("a\"b\\c\u{7}d.pem"),
+            "attachment; filename=\"a_b_c_d.pem\""
+        );
+        assert_eq!(
+            attachment_disposition("证书 1.p12"),
+            "attachment; filename=\"__ 1.p12\"; filename*=UTF-8''%E8%AF%81%E4%B9%A6%201.p12"
+        );
+    }
 }

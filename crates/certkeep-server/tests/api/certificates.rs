@@ -453,6 +453,105 @@ async fn reimport_keeps_every_version_downloadable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_file_names_name_an_explicit_version_and_survive_any_entry_name() {
+    let t = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let v1 = fixtures_for(tk::KeyKind::EcP256, "names.example.test", now);
+    let v2 = fixtures_for(tk::KeyKind::EcP256, "names.example.test", now);
+    // Quotes, a path, spaces and letters beyond ASCII: none may reach the header as they are.
+    let m = t
+        .admin
+        .certificate_import(&import("Bäckerei \"prod\"/../www", &v1))
+        .await
+        .unwrap();
+    t.admin
+        .certificate_reimport(
+            m.id,
+            &ReimportCertificateRequest {
+                certificate: v2.leaf_pem.clone(),
+                private_key: Some(v2.leaf_key_pem.clone()),
+                chain: vec![v2.intermediate_pem.clone()],
+                password: None,
+            },
+        )
+        .await
+        .unwrap();
+    let stem_ascii = "B_ckerei__prod__.._www";
+    let stem_utf8 = "B%C3%A4ckerei__prod__.._www";
+    let disposition = |file: &str| {
+        format!("attachment; filename=\"{stem_ascii}{file}\"; filename*=UTF-8''{stem_utf8}{file}")
+    };
+    let cases = [
+        ("", ".pem"),
+        ("?version=2", "-v2.pem"),
+        ("?version=1&format=der", "-v1.der"),
+        ("?part=chain&version=1", "-chain-v1.pem"),
+        ("?part=fullchain", "-fullchain.pem"),
+        ("?part=fullchain&version=2", "-fullchain-v2.pem"),
+        ("?part=private_key&version=1", "-key-v1.pem"),
+        ("?part=private_key&format=der", "-key.der"),
+    ];
+    for (query, file) in cases {
+        let resp = t
+            .admin
+            .raw(
+                reqwest::Method::GET,
+                &format!("/api/v1/certificates/{}/download{query}", m.id),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{query}");
+        assert_eq!(
+            resp.headers()["content-disposition"],
+            disposition(file).as_str(),
+            "{query}"
+        );
+    }
+    for (version, file) in [(None, ".p12"), (Some(1), "-v1.p12")] {
+        let resp = t
+            .admin
+            .raw(
+                reqwest::Method::POST,
+                &format!("/api/v1/certificates/{}/pkcs12", m.id),
+            )
+            .json(&Pkcs12ExportRequest {
+                password: P12_PASSWORD.into(),
+                version,
+                include_key: Some(true),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{version:?}");
+        assert_eq!(
+            resp.headers()["content-disposition"],
+            disposition(file).as_str()
+        );
+    }
+    // A plain ASCII name keeps the simple form.
+    let plain = t
+        .admin
+        .certificate_import(&import("www", &v1))
+        .await
+        .unwrap();
+    let resp = t
+        .admin
+        .raw(
+            reqwest::Method::GET,
+            &format!("/api/v1/certificates/{}/download?version=1", plain.id),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        "attachment; filename=\"www-v1.pem\""
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn downloads_in_every_format_and_readers_never_get_keys() {
     let t = TestApp::spawn().await;
     let fx = fixtures();

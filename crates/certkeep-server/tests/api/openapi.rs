@@ -105,3 +105,125 @@ async fn served_document_is_openapi_3_1_and_covers_every_route() {
     }
     t.stop().await;
 }
+
+/// The names between braces in a path template, in order.
+fn template_params(path: &str) -> Vec<&str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
+/// Whether a query type accepts a request that gives none of its parameters, i.e. each of its
+/// fields is an `Option` (or has a default); its parameters must then all be optional.
+fn query_type_is_all_optional(path: &str, method: &str) -> bool {
+    use certkeep_api::{AuditQuery, CertificateListQuery, DeliveryQuery, DownloadQuery};
+    let empty = serde_json::json!({});
+    match (path, method) {
+        ("/api/v1/certificates", "get") => {
+            serde_json::from_value::<CertificateListQuery>(empty).is_ok()
+        }
+        ("/api/v1/certificates/{id}/download", "get") => {
+            serde_json::from_value::<DownloadQuery>(empty).is_ok()
+        }
+        ("/api/v1/audit-events", "get") => serde_json::from_value::<AuditQuery>(empty).is_ok(),
+        ("/api/v1/notification-channels/{id}/deliveries", "get") => {
+            serde_json::from_value::<DeliveryQuery>(empty).is_ok()
+        }
+        _ => panic!(
+            "{method} {path} has query parameters this test does not know: add its query type here"
+        ),
+    }
+}
+
+#[test]
+fn every_parameter_is_where_its_path_says() {
+    let doc = serde_json::to_value(certkeep_server::web::openapi_document()).unwrap();
+    let mut query_params = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let in_template = template_params(path);
+        for (method, op) in ops.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let declared_in_path: Vec<&str> = params
+                .iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            for name in &declared_in_path {
+                assert!(
+                    in_template.contains(name),
+                    "{method} {path}: parameter `{name}` is declared \"in\": \"path\" \
+                     but the template has no {{{name}}}"
+                );
+            }
+            for name in &in_template {
+                assert!(
+                    declared_in_path.contains(name),
+                    "{method} {path}: the template's {{{name}}} is not declared as a path parameter"
+                );
+            }
+            for p in &params {
+                let (name, location) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                assert!(
+                    ["path", "query", "header", "cookie"].contains(&location),
+                    "{method} {path}: parameter `{name}` is \"in\": \"{location}\""
+                );
+                if location == "path" {
+                    assert_eq!(
+                        p["required"], true,
+                        "{method} {path}: path parameter `{name}` must be required"
+                    );
+                }
+            }
+            let query: Vec<&serde_json::Value> =
+                params.iter().filter(|p| p["in"] == "query").collect();
+            if !query.is_empty() && query_type_is_all_optional(path, method) {
+                for p in query {
+                    query_params += 1;
+                    assert_ne!(
+                        p["required"], true,
+                        "{method} {path}: query parameter `{}` is an Option but documented as required",
+                        p["name"]
+                    );
+                }
+            }
+        }
+    }
+    // The listing endpoints' filters and paging really are documented as query parameters.
+    assert!(
+        query_params >= 20,
+        "only {query_params} query parameters documented"
+    );
+}
+
+fn collect_refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v.as_str()) {
+                    ("$ref", Some(target)) => out.push(target),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_schema_reference_resolves() {
+    let doc = serde_json::to_value(certkeep_server::web::openapi_document()).unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for target in refs {
+        let pointer = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("`{target}` is not a local reference"));
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "`$ref: {target}` points at nothing in the document"
+        );
+    }
+}

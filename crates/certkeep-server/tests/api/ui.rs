@@ -370,13 +370,22 @@ async fn ui_reader_sees_no_key_download_or_delete_and_the_server_refuses_them() 
         ))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(
-        r.headers()["content-disposition"]
-            .to_str()
-            .unwrap()
-            .starts_with("attachment")
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"roles.pem\""
     );
     assert!(r.text().await.unwrap().contains("BEGIN CERTIFICATE"));
+    // A version picked from the versions table is in the saved file's name.
+    let r = b
+        .get(&format!(
+            "/certificates/{id}/download?part=fullchain&format=pem&version=1"
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["content-disposition"],
+        "attachment; filename=\"roles-fullchain-v1.pem\""
+    );
     let csrf = b.csrf(&format!("/certificates/{id}")).await;
     let r = b
         .post(

@@ -566,16 +566,16 @@ pub struct DownloadForm {
 }
 
 fn attachment(d: Download) -> Response {
-    let disposition = format!("attachment; filename=\"{}\"", d.file_name);
     let mut resp = d.bytes.to_vec().into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(d.content_type),
     );
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        crate::web::api::attachment_disposition(&d.file_name),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }

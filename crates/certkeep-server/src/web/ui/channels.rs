@@ -255,8 +255,9 @@ pub async fn delete(
     signed.redirect(done, "/channels")
 }
 
-/// The channel form: every kind's fields; those of other kinds are ignored.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+/// The channel form: every kind's fields; those of other kinds are ignored. No `Debug`: it
+/// holds the channel's secrets.
+#[derive(Default, Clone, serde::Deserialize)]
 pub struct ChannelForm {
     #[serde(default)]
     csrf: String,
