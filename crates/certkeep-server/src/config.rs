@@ -42,6 +42,10 @@ pub struct Config {
     /// How long the expiry sweep gives a newly stored certificate version to become visible to
     /// every replica (its import committing, clocks apart) before taking it up.
     pub sweep_settle: Duration,
+    /// How long a delivery worker's claim on the deliveries it sends lasts unless renewed; it
+    /// renews it every third of that while it still sends, so only a worker that died gives
+    /// its deliveries over to another.
+    pub delivery_lease: Duration,
     /// Serve HTTPS with this certificate; plain HTTP when absent.
     pub tls: Option<TlsSource>,
     /// How often the TLS certificate is checked for a new version (files rewritten, the
@@ -75,6 +79,7 @@ impl Default for Config {
             public_url: None,
             danger_allow_http_channels: false,
             sweep_settle: Duration::minutes(5),
+            delivery_lease: Duration::seconds(60),
             tls: None,
             tls_reload: std::time::Duration::from_secs(60),
             acme_http_listen: None,
@@ -157,6 +162,7 @@ impl std::fmt::Debug for Config {
                 &self.danger_allow_http_channels,
             )
             .field("sweep_settle", &self.sweep_settle)
+            .field("delivery_lease", &self.delivery_lease)
             .field("tls", &self.tls)
             .field("tls_reload", &self.tls_reload)
             .field("acme_http_listen", &self.acme_http_listen)

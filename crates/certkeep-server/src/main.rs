@@ -215,6 +215,7 @@ impl Global {
             public_url: self.public_url.clone(),
             danger_allow_http_channels: self.danger_allow_http_channels,
             sweep_settle: Duration::seconds(self.sweep_settle_secs as i64),
+            delivery_lease: Config::default().delivery_lease,
             tls: match (
                 &self.tls_cert_file,
                 &self.tls_key_file,

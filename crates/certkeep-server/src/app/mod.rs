@@ -152,6 +152,8 @@ pub struct Policy {
     pub allow_http_channels: bool,
     /// How long the expiry sweep waits for a new certificate version to settle.
     pub sweep_settle: Duration,
+    /// How long a delivery worker's claim lasts unless renewed.
+    pub delivery_lease: Duration,
     /// ACME ordering: the HTTP-01 listener and where DNS questions go.
     pub acme: crate::acme::Settings,
 }
@@ -411,6 +413,7 @@ impl App {
                 public_url: config.public_url(),
                 allow_http_channels: config.danger_allow_http_channels,
                 sweep_settle: config.sweep_settle,
+                delivery_lease: config.delivery_lease,
                 acme: crate::acme::Settings::from_config(config),
             },
             signing: std::sync::RwLock::new(Arc::new(signing)),

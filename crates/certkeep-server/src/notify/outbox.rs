@@ -22,8 +22,6 @@ use crate::store::{CertificateRecord, ChannelRecord, OutboxRecord, OutboxUpdate,
 
 /// Most certificates in one delivery.
 pub const MAX_PER_DELIVERY: usize = 100;
-/// How long a worker holds the deliveries it claimed before another may take them over.
-const LEASE: Duration = Duration::seconds(60);
 /// Deliveries claimed per round, and sent at the same time.
 const CLAIM_BATCH: u32 = 256;
 const CONCURRENCY: usize = 64;
@@ -413,7 +411,9 @@ pub fn after_attempt(o: &OutboxRecord, result: &SendResult, now: OffsetDateTime)
         } => {
             let delay = notification::retry_delay(attempts, jitter(), *retry_after);
             let next = now + Duration::try_from(delay).unwrap_or(Duration::hours(1));
-            if next - o.created_at > RETRY_FOR {
+            // Retried for at least a day: given up at the first failure a day or more after
+            // it was written, not before.
+            if now - o.created_at >= RETRY_FOR {
                 OutboxUpdate {
                     status: STATUS_FAILED,
                     attempts,
@@ -492,15 +492,25 @@ pub async fn attempt(
     senders::send(&target, &n, &ctx).await
 }
 
-/// Deliver what is due at `now`: claim batches under `owner`'s lease, send them concurrently,
-/// record each outcome; until nothing due is left.
+/// Deliver what is due at `now`: claim batches under `owner`'s lease, send them concurrently
+/// while renewing the lease, record each outcome; until nothing due is left. The clock moves
+/// on from `now` with the time the round takes, so that a long round's later claims, leases,
+/// signatures and retry times are not stamped with its start.
 pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<DeliveryReport> {
+    let started = std::time::Instant::now();
+    // A worker holds what it claimed for `lease`, and renews that every third of it while it
+    // still sends, however long slow receivers take: only a worker that died gives its
+    // deliveries over to another.
+    let lease = app.policy.delivery_lease;
+    let heartbeat_every = StdDuration::try_from(lease / 3).unwrap_or(StdDuration::from_secs(1));
+    let clock = || now + Duration::try_from(started.elapsed()).unwrap_or(Duration::ZERO);
     let mut report = DeliveryReport::default();
     let mut channels: HashMap<Uuid, Option<ChannelRecord>> = HashMap::new();
     loop {
+        let at = clock();
         let claimed = app
             .store
-            .outbox_claim(owner, now, now + LEASE, CLAIM_BATCH)
+            .outbox_claim(owner, at, at + lease, CLAIM_BATCH)
             .await?;
         if claimed.is_empty() {
             return Ok(report);
@@ -510,24 +520,37 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
                 slot.insert(app.store.channel_get(o.channel_id).await?);
             }
         }
+        let ids: Vec<Uuid> = claimed.iter().map(|o| o.id).collect();
         use futures_util::StreamExt;
         let channels_ref = &channels;
-        let results: Vec<(OutboxRecord, SendResult)> = futures_util::stream::iter(claimed)
+        let sends = futures_util::stream::iter(claimed)
             .map(|o| async move {
                 let ch = channels_ref.get(&o.channel_id).and_then(Option::as_ref);
-                let r = attempt(app, ch, &o, now).await;
-                (o, r)
+                let r = attempt(app, ch, &o, clock()).await;
+                (o, r, clock())
             })
             .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+            .collect::<Vec<(OutboxRecord, SendResult, OffsetDateTime)>>();
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(heartbeat_every).await;
+                let t = clock();
+                if let Err(e) = app.store.outbox_extend_leases(owner, &ids, t + lease).await {
+                    tracing::warn!(error = %e, "cannot renew the lease of deliveries being sent");
+                }
+            }
+        };
+        let results = tokio::select! {
+            results = sends => results,
+            never = heartbeat => match never {},
+        };
         let mut tx = app.store.begin_write().await?;
         let mut about = Vec::new();
-        for (o, r) in &results {
-            let u = after_attempt(o, r, now);
+        for (o, r, done) in &results {
+            let u = after_attempt(o, r, *done);
             if app.store.outbox_finish(&mut tx, owner, o.id, &u).await? {
                 if let Some((certs, _)) = stored_outline(&o.payload) {
-                    about.extend(certs.into_iter().map(|c| (c, o.id, now)));
+                    about.extend(certs.into_iter().map(|c| (c, o.id, *done)));
                 }
                 match u.status {
                     STATUS_DELIVERED => report.delivered += 1,

@@ -330,6 +330,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Renew `owner`'s lease of the deliveries `ids` it claimed; one another worker took over
+    /// (after this one's lease had lapsed) stays with it.
+    pub async fn outbox_extend_leases(
+        &self,
+        owner: &str,
+        ids: &[Uuid],
+        lease_until: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut renewed = 0;
+        for chunk in ids.chunks(500) {
+            let params: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "UPDATE notification_outbox SET lease_until = $2 \
+                 WHERE lease_owner = $1 AND id IN ({})",
+                params.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(owner)
+                .bind(ts(lease_until));
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            renewed += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(renewed)
+    }
+
     /// Write back attempts made under `owner`'s lease; rows whose lease was lost are left alone.
     pub async fn outbox_finish(
         &self,

@@ -4,7 +4,7 @@
 //! is down.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -33,6 +33,9 @@ pub struct Received {
 struct ReceiverState {
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    retry_after: Arc<Mutex<Option<String>>>,
+    hits: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 /// A local webhook receiver answering with a settable status.
@@ -40,6 +43,9 @@ pub struct Receiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    retry_after: Arc<Mutex<Option<String>>>,
+    hits: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
@@ -47,12 +53,21 @@ impl Receiver {
         let state = ReceiverState {
             got: Arc::new(Mutex::new(Vec::new())),
             status: Arc::new(AtomicU16::new(200)),
+            retry_after: Arc::new(Mutex::new(None)),
+            hits: Arc::new(AtomicUsize::new(0)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
         };
         async fn hook(
             State(s): State<ReceiverState>,
             headers: HeaderMap,
             body: axum::body::Bytes,
-        ) -> StatusCode {
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            s.hits.fetch_add(1, Ordering::SeqCst);
+            let delay = s.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            }
             let status = s.status.load(Ordering::SeqCst);
             if status == 200 {
                 let json = serde_json::from_slice(&body).unwrap_or_default();
@@ -62,7 +77,11 @@ impl Receiver {
                     json,
                 });
             }
-            StatusCode::from_u16(status).unwrap()
+            let code = StatusCode::from_u16(status).unwrap();
+            match s.retry_after.lock().unwrap().clone() {
+                Some(v) => (code, [(axum::http::header::RETRY_AFTER, v)]).into_response(),
+                None => code.into_response(),
+            }
         }
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(hook))
@@ -74,7 +93,26 @@ impl Receiver {
             url: format!("http://{addr}/hook"),
             got: state.got,
             status: state.status,
+            retry_after: state.retry_after,
+            hits: state.hits,
+            delay_ms: state.delay_ms,
         }
+    }
+
+    /// Take this long to answer each request from now on.
+    pub fn set_delay(&self, d: std::time::Duration) {
+        self.delay_ms
+            .store(u64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+
+    /// Answer with this `Retry-After` header from now on (`None`: without).
+    pub fn set_retry_after(&self, v: Option<&str>) {
+        *self.retry_after.lock().unwrap() = v.map(str::to_string);
+    }
+
+    /// Requests received, whatever the answer.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
     }
 
     pub fn set_status(&self, s: u16) {
@@ -730,15 +768,132 @@ async fn a_receiver_that_is_down_gets_everything_once_it_is_back() {
         })
         .await
         .unwrap();
-    let mut at2 = OffsetDateTime::now_utc();
-    let end = at2 + Duration::hours(26);
-    let mut gave_up = false;
-    while at2 < end {
+    // Retried for at least a day: still pending at 23 h 50 min, then given up at the first
+    // failure a day or more after it was written.
+    let written = OffsetDateTime::now_utc();
+    let mut at2 = written;
+    let mut gave_up_at = None;
+    while at2 < written + Duration::hours(30) && gave_up_at.is_none() {
         let r = delivery_job::run_once(&t.app, at2).await.unwrap();
-        gave_up |= r.failed == 1;
-        at2 += Duration::minutes(30);
+        if r.failed == 1 {
+            gave_up_at = Some(at2);
+        }
+        at2 += Duration::minutes(10);
     }
-    assert!(gave_up, "a delivery failing for a day is marked failed");
+    let gave_up_at = gave_up_at.expect("a delivery failing for a day is marked failed");
+    assert!(
+        gave_up_at >= written + Duration::hours(24),
+        "given up after {} only",
+        gave_up_at - written
+    );
+    let given_up = t
+        .admin
+        .channel_deliveries(
+            ch.id,
+            &DeliveryQuery {
+                status: Some(DeliveryStatus::Failed),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let never = given_up
+        .items
+        .iter()
+        .find(|d| d.last_status_code == Some(500))
+        .expect("the given-up delivery");
+    assert!(
+        never.attempts >= 10,
+        "retried with backoff: {}",
+        never.attempts
+    );
+    assert!(
+        never
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("gave up after"),
+        "{never:?}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let ch = t
+        .admin
+        .channel_create(&webhook("busy", &rx.url))
+        .await
+        .unwrap()
+        .channel;
+    let now = OffsetDateTime::now_utc();
+    let ca = root_ca("Retry-After CA", now);
+    // 429 with Retry-After in seconds: two hours, far beyond the first backoff (5-10 s).
+    rx.set_status(429);
+    rx.set_retry_after(Some("7200"));
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "busy".into(),
+            certificate: leaf_pem(&ca, "busy.example.test", now, now + Duration::days(300)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r = delivery_job::run_once(&t.app, now).await.unwrap();
+    assert_eq!((r.retrying, rx.hits()), (1, 1));
+    let d = &t
+        .admin
+        .channel_deliveries(ch.id, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items[0];
+    assert_eq!(d.status, DeliveryStatus::Pending);
+    assert_eq!(d.last_status_code, Some(429));
+    let next = d.next_attempt_at.expect("a next attempt");
+    assert!(
+        // Times are stored to the second.
+        next >= now + Duration::hours(2) - Duration::seconds(1)
+            && next <= now + Duration::hours(2) + Duration::minutes(1),
+        "next attempt at {next}, sent at {now}"
+    );
+    // Nothing is sent before the receiver said.
+    for minutes in [1, 30, 60, 119] {
+        let r = delivery_job::run_once(&t.app, now + Duration::minutes(minutes))
+            .await
+            .unwrap();
+        assert_eq!(r.attempts(), 0, "at +{minutes} min");
+    }
+    assert_eq!(rx.hits(), 1);
+    // Retry-After as an HTTP date, then accepted.
+    let date = (now + Duration::hours(5))
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap()
+        .replace("+0000", "GMT");
+    rx.set_retry_after(Some(&date));
+    let r = delivery_job::run_once(&t.app, next).await.unwrap();
+    assert_eq!((r.retrying, rx.hits()), (1, 2));
+    let d = &t
+        .admin
+        .channel_deliveries(ch.id, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items[0];
+    let next2 = d.next_attempt_at.expect("a next attempt");
+    assert!(
+        next2 >= now + Duration::hours(5) - Duration::minutes(1),
+        "an HTTP-date Retry-After: next attempt at {next2}"
+    );
+    let r = delivery_job::run_once(&t.app, now + Duration::hours(4))
+        .await
+        .unwrap();
+    assert_eq!(r.attempts(), 0);
+    rx.set_status(200);
+    rx.set_retry_after(None);
+    let r = delivery_job::run_once(&t.app, next2).await.unwrap();
+    assert_eq!(r.delivered, 1);
+    assert_eq!(rx.received().len(), 1);
     t.stop().await;
 }
 
@@ -1037,5 +1192,62 @@ async fn sweep_sends_each_notice_once_through_changes_between_runs() {
     assert!(page.contains("Notifications sent about it") && page.contains("cert.expiring"));
     let e = t.admin.certificate_notifications(c.id).await.unwrap_err();
     assert_eq!(e.status(), Some(404), "purged: {e}");
+    t.stop().await;
+}
+
+/// A receiver slower than the delivery lease: the worker sending renews its lease, so a second
+/// worker (another replica) finds nothing to take over and the delivery goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_receiver_keeps_its_delivery_with_the_worker_sending_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::helpers::test_config(dir.path()).await;
+    config.danger_allow_http_channels = true;
+    config.delivery_lease = Duration::seconds(3);
+    let t = TestApp::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await;
+    let rx = Receiver::start().await;
+    let ch = t
+        .admin
+        .channel_create(&webhook("slow", &rx.url))
+        .await
+        .unwrap()
+        .channel;
+    let now = OffsetDateTime::now_utc();
+    let ca = root_ca("Slow CA", now);
+    rx.set_delay(std::time::Duration::from_secs(8));
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "slow".into(),
+            certificate: leaf_pem(&ca, "slow.example.test", now, now + Duration::days(300)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let app = t.app.clone();
+    let first = tokio::spawn(async move {
+        certkeep_server::notify::outbox::deliver_due(&app, "replica-a", now).await
+    });
+    // Past the 3-second lease twice over, while the first worker still waits for the answer.
+    for (pause, wait) in [(4, 4), (3, 7)] {
+        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
+        let r = certkeep_server::notify::outbox::deliver_due(
+            &t.app,
+            "replica-b",
+            now + Duration::seconds(wait),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.attempts(), 0, "taken over at +{wait} s");
+    }
+    let r = first.await.unwrap().unwrap();
+    assert_eq!(r.delivered, 1);
+    assert_eq!(rx.hits(), 1);
+    assert_eq!(rx.received().len(), 1);
+    let d = &t
+        .admin
+        .channel_deliveries(ch.id, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items[0];
+    assert_eq!((d.status, d.attempts), (DeliveryStatus::Delivered, 1));
     t.stop().await;
 }

@@ -129,6 +129,15 @@ async fn three_replicas_one_killed_deliver_every_notification_once() {
     }
     r2.child.kill().unwrap();
     r2.child.wait().unwrap();
+    // What reached the receiver up to the kill (requests the killed process had sent are
+    // recorded within moments; nobody else may take its deliveries over for a lease's time).
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    let before_kill: BTreeSet<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
 
     let want: BTreeSet<(String, String)> = imported
         .iter()
@@ -163,6 +172,24 @@ async fn three_replicas_one_killed_deliver_every_notification_once() {
     assert!(
         doubled.is_empty(),
         "notices sent in more than one notification: {doubled:?}"
+    );
+    // And a request is repeated only if the killed replica was sending it when it died: the
+    // delivery it had not recorded. Everything sent after the kill arrived exactly once.
+    let mut requests: BTreeMap<String, usize> = BTreeMap::new();
+    for (id, _) in seen.lock().unwrap().iter() {
+        *requests.entry(id.clone()).or_default() += 1;
+    }
+    let repeated: Vec<_> = requests
+        .iter()
+        .filter(|(id, n)| **n > 1 && !before_kill.contains(*id))
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "deliveries repeated though not in flight at the kill: {repeated:?}"
+    );
+    assert!(
+        requests.values().all(|n| *n <= 2),
+        "a delivery arrived more than twice: {requests:?}"
     );
     assert_eq!(
         got.len(),
