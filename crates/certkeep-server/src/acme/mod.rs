@@ -129,8 +129,23 @@ pub fn failure(context: &str, e: instant_acme::Error) -> Failure {
                 domain,
             }
         }
-        other => Failure::new(format!("{context}: {other}")),
+        other => Failure::new(format!("{context}: {}", with_causes(&other))),
     }
+}
+
+/// `e` and the errors under it: "client error (Connect)" alone hides the TLS reason.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// `f` with its domain set, when the CA named none in subproblems, to the ordered domain its

@@ -301,3 +301,71 @@ async fn a_refused_domain_in_a_multi_domain_order_is_named() {
     );
     t.stop().await;
 }
+
+/// A self-signed CA certificate (PEM) and its key (PEM), unrelated to Pebble.
+fn unrelated_root() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "some other private root");
+    (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn every_root_of_a_custom_bundle_is_trusted_and_bad_bundles_are_refused() {
+    if !tools_available() {
+        return;
+    }
+    let Env {
+        t,
+        pebble,
+        bind: _bind,
+    } = env(false).await;
+    let (other, other_key) = unrelated_root();
+    // Pebble's listener root second in the bundle: trusted all the same.
+    let mut req = account_request(&pebble);
+    req.ca_root_pem = Some(format!("{other}{}", pebble.tls_root_pem));
+    let a = t.admin.acme_account_create(&req).await.unwrap();
+    assert!(a.custom_ca_root);
+    let o = t
+        .admin
+        .order_create(&order(
+            "bundle",
+            &["bundle.acme.test"],
+            a.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let done = run_order(&t, o.id).await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+
+    // Only the unrelated root: the CA's TLS is not trusted.
+    let mut req = account_request(&pebble);
+    req.name = "untrusted".into();
+    req.ca_root_pem = Some(other.clone());
+    let e = t.admin.acme_account_create(&req).await.unwrap_err();
+    assert_eq!(e.status(), Some(503), "{e}");
+    assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+
+    for (bundle, needle) in [
+        (
+            "no PEM here".to_string(),
+            "`ca_root_pem` holds no CERTIFICATE block",
+        ),
+        (
+            format!("{other}{other_key}"),
+            "`ca_root_pem`: PEM block 2 is a PRIVATE KEY, expected CERTIFICATE",
+        ),
+    ] {
+        let mut req = account_request(&pebble);
+        req.ca_root_pem = Some(bundle);
+        let e = t.admin.acme_account_create(&req).await.unwrap_err();
+        assert_eq!(e.status(), Some(400), "{e}");
+        assert!(e.to_string().contains(needle), "{e} should say {needle}");
+    }
+    assert_eq!(t.admin.acme_account_list().await.unwrap().items.len(), 1);
+    t.stop().await;
+}
