@@ -316,7 +316,7 @@ pub struct AcmeAccountCreateArgs {
     /// File holding the EAB MAC key (base64url).
     #[arg(long, value_name = "FILE", requires = "eab_kid")]
     pub eab_hmac_key_file: Option<PathBuf>,
-    /// PEM file with the root to trust for the directory's TLS (private ACME servers).
+    /// PEM file with the root(s) to trust for the directory's TLS (private ACME servers; every certificate in it).
     #[arg(long, value_name = "FILE")]
     pub ca_root_file: Option<PathBuf>,
 }

@@ -21,6 +21,11 @@ use serde_json::Value;
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
+/// Pebble and BIND on loopback, as the server's ordering tests start them.
+#[path = "../../certkeep-server/tests/api/acme_peers.rs"]
+#[allow(dead_code)] // shared with the server's tests; this binary uses part of it
+mod acme_peers;
+
 // ------------------------------------------------------------------------------------ harness
 
 /// With `CERTKEEP_TEST_DATABASE_URL` set, a new empty PostgreSQL database for one test;
@@ -2453,4 +2458,220 @@ fn cert_notifications_lists_an_entrys_history() {
         "{}",
         lossy(&out)
     );
+}
+
+/// `certkeep --output json order get ID` until the order is issued or failed (the server's
+/// order job runs it in the background).
+fn wait_for_order(s: &Server, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let o = s.json(&["order", "get", id]);
+        if o["status"] == "issued" || o["status"] == "failed" {
+            return o;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order {id} still {}",
+            o["status"]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn ordering_renewing_and_revoking_from_the_cli_against_pebble() {
+    use acme_peers::{Bind, EAB_HMAC, EAB_KID, Pebble, tools_available};
+    if !tools_available() {
+        return;
+    }
+    let bind = Bind::start();
+    let pebble = Pebble::start(&bind, true, false);
+    let http = format!("127.0.0.1:{}", pebble.http_port).parse().unwrap();
+    let s = Server::start_with(|c| {
+        c.acme_http_listen = Some(http);
+        c.acme_dns_resolver = Some(bind.addr());
+        c.acme_dns_port = bind.port;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pebble-root.pem");
+    std::fs::write(&root, &pebble.tls_root_pem).unwrap();
+    let hmac = dir.path().join("eab.key");
+    std::fs::write(&hmac, format!("{EAB_HMAC}\n")).unwrap();
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "acme",
+            "account",
+            "create",
+            "--name",
+            "pebble",
+            "--directory",
+            pebble.directory_url.as_str(),
+            "--contact",
+            "ops@example.com",
+            "--agree-tos",
+            "--ca-root-file",
+            root.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+
+    // The CA requires External Account Binding: without it the CA's refusal is printed.
+    let out = s
+        .admin()
+        .args(create(&[]))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        lossy(&out.stderr).contains("the CA refused"),
+        "{}",
+        lossy(&out.stderr)
+    );
+    let mut with_eab = create(&["--eab-kid", EAB_KID, "--eab-hmac-key-file"]);
+    with_eab.push(hmac.to_str().unwrap().to_string());
+    with_eab.extend(["--output".to_string(), "json".to_string()]);
+    let out = s
+        .admin()
+        .args(&with_eab)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let account: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(account["name"], "pebble");
+    assert_eq!(account["eab_kid"], EAB_KID);
+    assert_eq!(account["custom_ca_root"], true);
+    assert_eq!(account["directory_url"], pebble.directory_url.as_str());
+    assert!(
+        account["account_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:"),
+        "{account}"
+    );
+    assert!(
+        !account.to_string().contains(EAB_HMAC),
+        "the MAC key is never shown"
+    );
+    let account_id = account["id"].as_str().unwrap().to_string();
+
+    let updated = s.json(&[
+        "acme",
+        "account",
+        "update",
+        &account_id,
+        "--name",
+        "pebble-eab",
+        "--contact",
+        "security@example.com",
+    ]);
+    assert_eq!(updated["id"], account_id.as_str());
+    assert_eq!(updated["name"], "pebble-eab");
+    let contact = updated["contact"].to_string();
+    assert!(
+        contact.contains("security@example.com") && !contact.contains("ops@example.com"),
+        "{updated}"
+    );
+    let listed = s.json(&["acme", "account", "list"]);
+    assert_eq!(listed["items"][0]["name"], "pebble-eab");
+
+    // Ordering: HTTP-01, answered by the server's challenge listener.
+    let order = s.json(&[
+        "cert",
+        "order",
+        "--name",
+        "www",
+        "--domain",
+        "www.acme.test",
+        "--domain",
+        "api.acme.test",
+        "--account",
+        &account_id,
+        "--challenge",
+        "http-01",
+        "--key-type",
+        "rsa-2048",
+        "--label",
+        "env=test",
+    ]);
+    assert_eq!(order["name"], "www");
+    assert_eq!(order["account_id"], account_id.as_str());
+    assert_eq!(order["auto_renew"], true);
+    let order_id = order["id"].as_str().unwrap().to_string();
+    let done = wait_for_order(&s, &order_id);
+    assert_eq!(done["status"], "issued", "{done}");
+    assert!(done["failed_domain"].is_null(), "{done}");
+    let cert_id = done["certificate_id"].as_str().unwrap().to_string();
+
+    let list = s.json(&["order", "list"]);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["id"], order_id.as_str());
+    assert_eq!(items[0]["status"], "issued");
+    let out = s
+        .admin()
+        .args(["order", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let table = lossy(&out);
+    assert!(
+        table.contains(&order_id) && table.contains("issued"),
+        "{table}"
+    );
+
+    let v1 = s.json(&["cert", "get", &cert_id]);
+    assert_eq!(v1["source"], "ordered");
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["labels"]["env"], "test");
+    let mut domains: Vec<String> = serde_json::from_value(v1["domains"].clone()).unwrap();
+    domains.sort();
+    assert_eq!(domains, ["api.acme.test", "www.acme.test"]);
+
+    // Renewal by hand with a new key: a second version, another certificate.
+    let renew = s.json(&["cert", "renew", &cert_id, "--rekey"]);
+    assert_eq!(renew["renews_certificate_id"], cert_id.as_str());
+    assert_eq!(renew["rekey"], true);
+    let renewed = wait_for_order(&s, renew["id"].as_str().unwrap());
+    assert_eq!(renewed["status"], "issued", "{renewed}");
+    assert_eq!(renewed["certificate_id"], cert_id.as_str());
+    let v2 = s.json(&["cert", "get", &cert_id]);
+    assert_eq!(v2["version"], 2);
+    assert_ne!(v2["fingerprint_sha256"], v1["fingerprint_sha256"]);
+    assert_ne!(v2["serial"], v1["serial"]);
+    assert_eq!(
+        s.json(&["order", "list"])["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Automatic renewal off and on again.
+    let state = s.json(&["cert", "renewal", &cert_id]);
+    assert_eq!(state["auto_renew"], true, "{state}");
+    let off = s.json(&["cert", "renewal", &cert_id, "--auto-renew", "off"]);
+    assert_eq!(off["auto_renew"], false, "{off}");
+    assert_eq!(s.json(&["cert", "renewal", &cert_id])["auto_renew"], false);
+    let on = s.json(&["cert", "renewal", &cert_id, "--auto-renew", "on"]);
+    assert_eq!(on["auto_renew"], true, "{on}");
+
+    // Revocation at the CA, with the reason the CA records (RFC 5280 keyCompromise = 1).
+    let serial = v2["serial"].as_str().unwrap().to_string();
+    let revoked = s.json(&["cert", "revoke", &cert_id, "--reason", "key-compromise"]);
+    assert_eq!(revoked["certificate_id"], cert_id.as_str());
+    assert_eq!(revoked["version"], 2);
+    assert_eq!(revoked["serial"], serial.as_str());
+    assert_eq!(revoked["reason"], "key_compromise");
+    let status: Value = serde_json::from_str(&s.block_on(pebble.cert_status(&serial))).unwrap();
+    assert_eq!(status["Status"], "Revoked", "{status}");
+    assert_eq!(status["Reason"], 1, "{status}");
+    // The first version was not revoked.
+    let serial1 = v1["serial"].as_str().unwrap();
+    let status: Value = serde_json::from_str(&s.block_on(pebble.cert_status(serial1))).unwrap();
+    assert_eq!(status["Status"], "Valid", "{status}");
 }

@@ -60,7 +60,8 @@ pub struct Config {
     pub acme_dns_port: u16,
     /// Renew ordered certificates once this share of their lifetime (percent) has passed; 2/3 when absent.
     pub acme_renew_lifetime_percent: Option<f64>,
-    /// Renew ordered certificates at the latest this many days before expiry.
+    /// Renew ordered certificates at the latest this many days before expiry, but never before
+    /// half their lifetime has passed.
     pub acme_renew_days_before_expiry: u32,
     /// Orders started per ACME account per hour at most; the rest wait (the CA's rate limits).
     pub acme_orders_per_account_per_hour: u32,

@@ -96,7 +96,8 @@ struct Global {
     /// Renew ordered certificates once this percentage of their lifetime has passed (default 2/3).
     #[arg(long, env = "CERTKEEP_ACME_RENEW_LIFETIME_PERCENT", global = true)]
     acme_renew_lifetime_percent: Option<f64>,
-    /// Renew ordered certificates at the latest this many days before they expire.
+    /// Renew ordered certificates at the latest this many days before they expire (never
+    /// before half their lifetime, so short-lived certificates are not due at issuance).
     #[arg(long, env = "CERTKEEP_ACME_RENEW_DAYS_BEFORE_EXPIRY", default_value_t = 30, global = true,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     acme_renew_days_before_expiry: u32,

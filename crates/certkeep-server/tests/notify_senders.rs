@@ -73,6 +73,7 @@ fn notification(event: EventType, certificates: Vec<CertificateSummary>) -> Noti
         summary: format!("{} certificates need attention", certificates.len()),
         certificates,
         dns_record: None,
+        failed_domain: None,
     }
 }
 

@@ -55,6 +55,24 @@ pub fn pick(start: OffsetDateTime, end: OffsetDateTime) -> OffsetDateTime {
     start + span * share
 }
 
+/// The renewal time after the CA suggested `start..end` for a certificate now due at
+/// `current`, whose own rule (lifetime share, days before expiry) says `own`: `current` while
+/// it lies inside the window, so that asking again does not drift the time towards the
+/// window's start; otherwise the earlier of `own` and `picked` (a fresh [`pick`] in the window).
+pub fn reschedule(
+    current: OffsetDateTime,
+    own: OffsetDateTime,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+    picked: OffsetDateTime,
+) -> OffsetDateTime {
+    if start <= current && current <= end {
+        current
+    } else {
+        own.min(picked)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -71,5 +89,45 @@ mod tests {
             assert!(t >= start && t <= end);
         }
         assert_eq!(pick(end, start), end, "a reversed window means its start");
+    }
+
+    #[test]
+    fn a_chosen_time_stays_while_it_is_inside_the_window() {
+        let start = datetime!(2026-03-01 0:00 UTC);
+        let end = start + time::Duration::hours(6);
+        let own = start + time::Duration::days(30);
+        let chosen = start + time::Duration::hours(5);
+        // Asked again, the same window: the time stays, however early the new pick.
+        let mut t = chosen;
+        for _ in 0..50 {
+            t = reschedule(t, own, start, end, pick(start, end));
+        }
+        assert_eq!(t, chosen);
+        assert_eq!(reschedule(chosen, own, start, end, start), chosen);
+        // The window moved and still holds the time: it stays.
+        let moved = start + time::Duration::hours(4);
+        assert_eq!(
+            reschedule(chosen, own, moved, moved + time::Duration::hours(6), moved),
+            chosen
+        );
+        // The window moved away (earlier: a mass revocation; later: the CA relented): a new
+        // pick inside it.
+        let early = start - time::Duration::days(2);
+        let picked = early + time::Duration::hours(1);
+        assert_eq!(
+            reschedule(chosen, own, early, early + time::Duration::hours(2), picked),
+            picked
+        );
+        let late = start + time::Duration::days(3);
+        let picked = late + time::Duration::hours(3);
+        assert_eq!(
+            reschedule(chosen, own, late, late + time::Duration::hours(6), picked),
+            picked
+        );
+        // The certificate's own rule comes before the window: it stays first.
+        let soon = start - time::Duration::days(1);
+        assert_eq!(reschedule(soon, soon, start, end, start), soon);
+        // The own rule is after the window: the first check picks inside it.
+        assert_eq!(reschedule(own, own, start, end, chosen), chosen);
     }
 }

@@ -13,7 +13,6 @@ use instant_acme::{
     Account, AccountBuilder, AccountCredentials, AuthorizationStatus, ChallengeType,
     ExternalAccountKey, Identifier, NewAccount, NewOrder, OrderStatus, Problem, RetryPolicy,
 };
-use uuid::Uuid;
 use zeroize::Zeroizing;
 
 /// Where ACME ordering listens and asks, from the configuration.
@@ -130,8 +129,42 @@ pub fn failure(context: &str, e: instant_acme::Error) -> Failure {
                 domain,
             }
         }
-        other => Failure::new(format!("{context}: {other}")),
+        other => Failure::new(format!("{context}: {}", with_causes(&other))),
     }
+}
+
+/// `e` and the errors under it: "client error (Connect)" alone hides the TLS reason.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// `f` with its domain set, when the CA named none in subproblems, to the ordered domain its
+/// detail names (CAs refusing an identifier often say which only in words); the longest
+/// match, so `www.example.com` wins over `example.com`.
+fn blame_named_domain(mut f: Failure, domains: &[String]) -> Failure {
+    if f.domain.is_none() {
+        let detail = f
+            .problem
+            .as_ref()
+            .and_then(|p| p.detail.clone())
+            .unwrap_or_default();
+        f.domain = domains
+            .iter()
+            .filter(|d| detail.contains(d.as_str()))
+            .max_by_key(|d| d.len())
+            .cloned();
+    }
+    f
 }
 
 /// The directory URL of `directory`: a preset name or an `https://` URL.
@@ -146,18 +179,46 @@ pub fn directory_url(directory: &str) -> Result<String, String> {
     }
 }
 
-/// An account builder trusting `root_pem` (first certificate) instead of the public roots.
+/// An account builder trusting every certificate of `root_pem` instead of the public roots.
 fn builder(root_pem: Option<&str>) -> Result<AccountBuilder, Failure> {
     let Some(pem) = root_pem else {
         return Account::builder().map_err(|e| failure("cannot set up the ACME HTTP client", e));
     };
-    // instant-acme reads the custom root from a file; it is public data, removed right after.
-    let path = std::env::temp_dir().join(format!("certkeep-acme-root-{}.pem", Uuid::new_v4()));
-    std::fs::write(&path, pem)
-        .map_err(|e| Failure::new(format!("cannot stage the CA root for the ACME client: {e}")))?;
-    let b = Account::builder_with_root(&path);
-    let _ = std::fs::remove_file(&path);
-    b.map_err(|e| failure("the custom CA root is not usable", e))
+    let roots = root_store(pem).map_err(Failure::new)?;
+    // instant-acme's own custom-root builder reads a file and trusts its first certificate
+    // only; a private CA's bundle (old and new root, say) needs all of them.
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, instant_acme::BodyWrapper<bytes::Bytes>>(connector);
+    Ok(Account::builder_with_http(Box::new(client)))
+}
+
+/// The trust anchors of the PEM bundle `pem`: every CERTIFICATE block; an error when there is
+/// none or one is not usable.
+fn root_store(pem: &str) -> Result<rustls::RootCertStore, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, der) in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()).enumerate() {
+        let der = der.map_err(|e| format!("the custom CA root: PEM block {}: {e}", i + 1))?;
+        roots.add(der).map_err(|e| {
+            format!(
+                "the custom CA root: certificate {} is not a usable trust anchor: {e}",
+                i + 1
+            )
+        })?;
+    }
+    if roots.is_empty() {
+        return Err("the custom CA root holds no CERTIFICATE block".into());
+    }
+    Ok(roots)
 }
 
 /// A newly registered account: its credentials (JSON holding the key) and URL.
@@ -364,7 +425,7 @@ async fn run_order_inner(
         }
         other => other,
     }
-    .map_err(|e| failure("creating the order", e))?;
+    .map_err(|e| blame_named_domain(failure("creating the order", e), domains))?;
     hooks.order_url(order.url()).await;
     let kind = match solver {
         Solver::Http01 => ChallengeType::Http01,
@@ -551,4 +612,68 @@ pub async fn revoke(
         })
         .await
         .map_err(|e| failure("revoking the certificate", e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn ca_pem(name: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn every_certificate_of_a_custom_root_bundle_is_trusted() {
+        let (old, new) = (ca_pem("old root"), ca_pem("new root"));
+        assert_eq!(root_store(&old).unwrap().len(), 1);
+        let bundle = format!("# private CA roots\n{old}\n{new}");
+        assert_eq!(root_store(&bundle).unwrap().len(), 2);
+        assert!(builder(Some(&bundle)).is_ok());
+
+        let e = root_store("not a certificate at all").unwrap_err();
+        assert!(e.contains("holds no CERTIFICATE block"), "{e}");
+        let e = root_store("").unwrap_err();
+        assert!(e.contains("holds no CERTIFICATE block"), "{e}");
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let e = root_store(&format!("{old}{broken}")).unwrap_err();
+        assert!(e.contains("certificate 2"), "{e}");
+    }
+
+    #[test]
+    fn a_refusal_naming_a_domain_only_in_words_blames_it() {
+        let domains: Vec<String> = ["example.com", "www.example.com", "api.example.com"]
+            .map(String::from)
+            .to_vec();
+        let refusal = |detail: &str| Failure {
+            message: "creating the order: the CA refused".into(),
+            problem: Some(Box::new(AcmeProblem {
+                kind: Some("urn:ietf:params:acme:error:rejectedIdentifier".into()),
+                detail: Some(detail.into()),
+                status: Some(400),
+                subproblems: vec![],
+            })),
+            domain: None,
+        };
+        let f = blame_named_domain(
+            refusal("Order included disallowed domain www.example.com"),
+            &domains,
+        );
+        assert_eq!(f.domain.as_deref(), Some("www.example.com"));
+        let f = blame_named_domain(refusal("policy forbids issuing for this account"), &domains);
+        assert_eq!(f.domain, None);
+        // A subproblem's identifier is kept.
+        let mut named = refusal("www.example.com");
+        named.domain = Some("api.example.com".into());
+        assert_eq!(
+            blame_named_domain(named, &domains).domain.as_deref(),
+            Some("api.example.com")
+        );
+    }
 }

@@ -191,19 +191,31 @@ fn decode_b64(field: &str, s: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The PEM text of a CA root, checked to hold at least one parseable certificate.
+/// The PEM text of a CA root bundle, checked to be certificates only, at least one, each
+/// parseable: all of them are trusted.
 fn validate_root_pem(pem_text: &str) -> Result<String> {
     let blocks = pem::parse_many(pem_text.as_bytes())
         .map_err(|e| Error::InvalidInput(format!("`ca_root_pem` is not PEM: {e}")))?;
-    let first = blocks
-        .iter()
-        .find(|b| b.tag() == "CERTIFICATE")
-        .ok_or_else(|| Error::InvalidInput("`ca_root_pem` holds no CERTIFICATE block".into()))?;
-    x509_parser::parse_x509_certificate(first.contents()).map_err(|e| {
-        Error::InvalidInput(format!(
-            "`ca_root_pem`: the first CERTIFICATE block does not parse: {e}"
-        ))
-    })?;
+    if blocks.is_empty() {
+        return Err(Error::InvalidInput(
+            "`ca_root_pem` holds no CERTIFICATE block".into(),
+        ));
+    }
+    for (i, block) in blocks.iter().enumerate() {
+        if block.tag() != "CERTIFICATE" {
+            return Err(Error::InvalidInput(format!(
+                "`ca_root_pem`: PEM block {} is a {}, expected CERTIFICATE",
+                i + 1,
+                block.tag()
+            )));
+        }
+        x509_parser::parse_x509_certificate(block.contents()).map_err(|e| {
+            Error::InvalidInput(format!(
+                "`ca_root_pem`: CERTIFICATE block {} does not parse: {e}",
+                i + 1
+            ))
+        })?;
+    }
     Ok(pem_text.to_string())
 }
 
@@ -681,5 +693,50 @@ impl App {
         .await;
         self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn ca_pem(name: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
+    fn refused(pem: &str) -> String {
+        match validate_root_pem(pem) {
+            Err(Error::InvalidInput(m)) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn custom_root_bundles_are_certificates_only() {
+        let (a, key) = ca_pem("root a");
+        let (b, _) = ca_pem("root b");
+        let bundle = format!("{a}{b}");
+        assert_eq!(validate_root_pem(&bundle).unwrap(), bundle);
+
+        for garbage in ["", "garbage", "-----BEGIN CERTIFICATE-----\nnot base64"] {
+            let m = refused(garbage);
+            assert!(m.contains("`ca_root_pem`"), "{m}");
+        }
+        assert!(refused("garbage").contains("holds no CERTIFICATE block"));
+        let m = refused(&format!("{a}{key}"));
+        assert!(
+            m.contains("PEM block 2 is a PRIVATE KEY, expected CERTIFICATE"),
+            "{m}"
+        );
+        let broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let m = refused(&format!("{a}{broken}"));
+        assert!(m.contains("CERTIFICATE block 2 does not parse"), "{m}");
     }
 }

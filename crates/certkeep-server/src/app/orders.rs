@@ -849,6 +849,7 @@ impl App {
             }
             let mut n = outbox::notification(&ch, event, vec![summary], now);
             n.summary = format!("{}: {}", n.summary, f.message);
+            n.failed_domain = f.domain.clone();
             self.store
                 .outbox_insert(tx, &outbox::pending_record(&n)?)
                 .await?;
@@ -1244,7 +1245,26 @@ impl App {
                     let wait = Duration::try_from(retry_after)
                         .unwrap_or(ARI_MAX_RECHECK)
                         .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
-                    (c.renew_at.min(acme::ari::pick(start, end)), now + wait)
+                    // A renewal being retried keeps its backoff; otherwise the time holds
+                    // while inside the window (no drift to its start on every check).
+                    let at = if c.failures > 0 {
+                        c.renew_at
+                    } else {
+                        let own = renewal::renew_at(
+                            &self.policy.acme.renewal,
+                            cert.id,
+                            cert.info.not_before,
+                            cert.info.not_after,
+                        );
+                        acme::ari::reschedule(
+                            c.renew_at,
+                            own,
+                            start,
+                            end,
+                            acme::ari::pick(start, end),
+                        )
+                    };
+                    (at, now + wait)
                 }
                 Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
                 Err(f) => {

@@ -112,6 +112,10 @@ pub struct Notification {
     /// The DNS-01 record of a `dns.validation_*` event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_record: Option<DnsRecordNotice>,
+    /// The domain the CA or the DNS check failed on, for `cert.order_failed` and
+    /// `cert.renew_failed` when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_domain: Option<String>,
 }
 
 /// A DNS-01 TXT record a callback provider's receiver creates (`dns.validation_required`) or

@@ -140,6 +140,7 @@ pub fn notification(
         summary: summary_text(event, &certificates),
         certificates,
         dns_record: None,
+        failed_domain: None,
     }
 }
 
@@ -352,6 +353,7 @@ async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notifica
         summary: summary_text(r.event, &certificates),
         certificates,
         dns_record: None,
+        failed_domain: None,
     }))
 }
 

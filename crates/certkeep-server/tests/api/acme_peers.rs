@@ -229,6 +229,17 @@ pub struct Pebble {
 impl Pebble {
     /// `reject_nonces`: keep Pebble's deliberate `badNonce` answers (5 % of requests), as real CAs send some.
     pub fn start(dns: &Bind, eab_required: bool, reject_nonces: bool) -> Pebble {
+        Pebble::start_with_validity(dns, eab_required, reject_nonces, None)
+    }
+
+    /// As [`Pebble::start`], issuing certificates valid for `validity_seconds` (Pebble's
+    /// default is five years).
+    pub fn start_with_validity(
+        dns: &Bind,
+        eab_required: bool,
+        reject_nonces: bool,
+        validity_seconds: Option<u64>,
+    ) -> Pebble {
         let dir = tempfile::tempdir().unwrap();
         let (tls_root_pem, cert, key) = tls_identity();
         std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
@@ -249,6 +260,10 @@ impl Pebble {
                 "domainBlocklist": [BLOCKED_DOMAIN],
             }
         });
+        let mut config = config;
+        if let Some(v) = validity_seconds {
+            config["pebble"]["certificateValidityPeriod"] = v.into();
+        }
         let config_path = dir.path().join("pebble.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
         let mut child = Command::new(which("pebble").unwrap())

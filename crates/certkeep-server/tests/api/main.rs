@@ -7,6 +7,7 @@ mod ari_stub;
 mod helpers;
 
 mod acme;
+mod acme_more;
 
 mod audit_log;
 mod certificates;

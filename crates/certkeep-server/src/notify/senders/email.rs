@@ -348,6 +348,7 @@ mod tests {
             summary: "test".into(),
             certificates: vec![],
             dns_record: None,
+            failed_domain: None,
         };
         let smtp = SmtpSettings {
             host: "127.0.0.1".into(),
