@@ -281,10 +281,11 @@ async fn table(
         .unwrap_or_else(|| "env=prod".into());
     let group = first.group.clone().unwrap_or_default();
     let issuer = first
+        .info
         .issuer
         .split(',')
         .find_map(|p| p.trim().strip_prefix("CN="))
-        .unwrap_or(&first.issuer)
+        .unwrap_or(&first.info.issuer)
         .to_string();
     let enc = |s: &str| {
         s.bytes()
