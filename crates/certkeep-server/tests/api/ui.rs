@@ -1036,13 +1036,26 @@ async fn ui_channels_are_created_tested_and_show_their_deliveries() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
+    // The receiver's status and answer body, as the receiver sent them.
     assert!(
-        html.contains("Test delivered") && html.contains("HTTP 200"),
+        html.contains("<h2>Test delivered</h2>")
+            && html.contains(
+                "The receiver answered HTTP 200: <code class=\"wrap\">thanks, got it</code>"
+            ),
         "{html}"
     );
     assert!(
         html.contains("channel.test"),
         "the delivery history lists the test"
+    );
+    let history = b.page(&format!("/channels/{id}")).await.1;
+    let row = history
+        .split("<tr>")
+        .find(|r| r.contains("channel.test"))
+        .expect("the test in the delivery history");
+    assert!(
+        row.contains(">delivered<") && row.contains("HTTP 200"),
+        "{row}"
     );
     // Edit, with a bad URL first: the form comes back with the message.
     let r = b
@@ -1549,4 +1562,671 @@ async fn audit_events_filter_by_token_and_time_over_the_api() {
         .await
         .unwrap();
     assert!(page.items.is_empty());
+}
+
+/// The version numbers in the versions table of a certificate page.
+fn version_rows(html: &str) -> Vec<u32> {
+    let at = html.find("<h2>Versions</h2>").expect("a versions table");
+    let table = &html[at..html[at..].find("</table>").unwrap() + at];
+    table
+        .split("<tr>")
+        .skip(1)
+        .filter_map(|row| {
+            let cell = row.split("<td>").nth(1)?;
+            cell.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// `(version, serial)` of every stored version of `id`, through the API.
+async fn stored_versions(app: &TestApp, id: uuid::Uuid) -> Vec<(u32, String)> {
+    app.admin
+        .certificate_versions(id)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|v| (v.version, v.serial))
+        .collect()
+}
+
+/// Text as askama escapes it into HTML.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+#[tokio::test]
+async fn ui_reimport_and_edit_through_the_forms_and_a_reader_is_refused() {
+    let app = TestApp::spawn().await;
+    let id = import_with_key(&app, "formed").await;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let page = format!("/certificates/{id}");
+    let html = b.page(&page).await.1;
+    assert!(html.contains(&format!("action=\"/certificates/{id}/reimport\"")));
+    assert!(html.contains(&format!("href=\"/certificates/{id}/edit\"")));
+    assert_eq!(version_rows(&html), vec![1]);
+    let csrf = csrf_of(&html);
+    let v2 = crate::certificates::fixtures_for(
+        tk::KeyKind::EcP256,
+        "www.example.test",
+        OffsetDateTime::now_utc(),
+    );
+    let v1_serial = app.admin.certificate_get(id).await.unwrap().serial;
+
+    // Without the CSRF token: refused, no new version.
+    let r = b
+        .post_multipart(
+            &format!("/certificates/{id}/reimport"),
+            &[("certificate", None, v2.leaf_pem.as_bytes())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stored_versions(&app, id).await.len(), 1);
+
+    // A key that does not belong to the certificate: the message beside the key field.
+    let r = b
+        .post_multipart(
+            &format!("/certificates/{id}/reimport"),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("certificate_file", Some("v2.der"), &v2.leaf_der),
+                ("private_key", None, v2.other_key_pem.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    let message = field_error(&html, "private_key").expect("an error beside the key");
+    assert!(message.contains("key"), "{message}");
+    assert!(html.contains("Reimport a certificate"), "{html}");
+    assert_eq!(stored_versions(&app, id).await.len(), 1);
+
+    // The new certificate as a DER file, its key and chain pasted: version 2.
+    let r = b
+        .post_multipart(
+            &format!("/certificates/{id}/reimport"),
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("certificate_file", Some("v2.der"), &v2.leaf_der),
+                ("private_key", None, v2.leaf_key_pem.as_bytes()),
+                (
+                    "chain_file",
+                    Some("chain.pem"),
+                    v2.intermediate_pem.as_bytes(),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("A new version was imported."), "{html}");
+    assert_eq!(version_rows(&html), vec![2, 1]);
+    let stored = stored_versions(&app, id).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    let meta = app.admin.certificate_get(id).await.unwrap();
+    assert_eq!(meta.version, 2);
+    assert_ne!(meta.serial, v1_serial);
+    assert!(stored.iter().any(|(v, s)| *v == 2 && *s == meta.serial));
+    assert!(meta.has_private_key && meta.chain_length == 1);
+    assert_eq!(version_rows(&b.page(&page).await.1), vec![2, 1]);
+
+    // Edit: the form shows the stored values and saves the new ones.
+    let html = b.page(&format!("{page}/edit")).await.1;
+    assert!(html.contains("value=\"formed\""), "{html}");
+    let r = b
+        .post(
+            &format!("{page}/edit"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "renamed"),
+                ("description", "the shop's front door"),
+                ("group", "payments"),
+                ("labels", "env=prod\nteam=pay"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), page);
+    let c = app.admin.certificate_get(id).await.unwrap();
+    assert_eq!(c.name, "renamed");
+    assert_eq!(c.description, "the shop's front door");
+    assert_eq!(c.group.as_deref(), Some("payments"));
+    assert_eq!(
+        c.labels.into_iter().collect::<Vec<_>>(),
+        [("env".into(), "prod".into()), ("team".into(), "pay".into())]
+    );
+    let html = b.page(&page).await.1;
+    assert!(
+        html.contains("renamed")
+            && html.contains("the shop&#39;s front door")
+            && html.contains("payments"),
+        "{html}"
+    );
+
+    // Bad inputs: 400, the server's message beside the field, the values kept, nothing saved.
+    for (field, name, group, labels, says) in [
+        (
+            "name",
+            "",
+            "payments",
+            "env=prod",
+            "`name` must not be empty",
+        ),
+        (
+            "group",
+            "renamed",
+            "no spaces",
+            "env=prod",
+            "`group` contains ' '",
+        ),
+        (
+            "labels",
+            "renamed",
+            "payments",
+            "no-equals-sign",
+            "is not key=value",
+        ),
+        (
+            "labels",
+            "renamed",
+            "payments",
+            "bad key=v",
+            "label key \"bad key\"",
+        ),
+        (
+            "description",
+            "renamed",
+            "payments",
+            "env=prod",
+            "`description` contains the control character U+0007",
+        ),
+    ] {
+        let description = if field == "description" {
+            "bell\u{7}"
+        } else {
+            "kept"
+        };
+        let r = b
+            .post(
+                &format!("{page}/edit"),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("name", name),
+                    ("description", description),
+                    ("group", group),
+                    ("labels", labels),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{field}");
+        let html = r.text().await.unwrap();
+        let message = field_error(&html, field).unwrap_or_else(|| panic!("{field}: {html}"));
+        assert!(message.contains(&escaped(says)), "{field}: {message}");
+        assert!(html.contains(&format!("aria-describedby=\"{field}-error\"")));
+        assert_eq!(
+            html.matches("class=\"field-error\"").count(),
+            1,
+            "{field}: one message, beside its field"
+        );
+        let c = app.admin.certificate_get(id).await.unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.group.as_deref()),
+            ("renamed", Some("payments"))
+        );
+    }
+    // Without the CSRF token: refused, nothing saved.
+    let r = b
+        .post(
+            &format!("{page}/edit"),
+            &[("name", "forged"), ("group", "payments")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.admin.certificate_get(id).await.unwrap().name, "renamed");
+
+    // A Reader sees neither form, and the server refuses both posts.
+    let (_, reader) = app.client_with_role(Role::Reader, None).await;
+    let rb = Browser::signed_in(&app.base_url, &reader).await;
+    let html = rb.page(&page).await.1;
+    assert!(
+        !html.contains("/reimport") && !html.contains("/edit"),
+        "{html}"
+    );
+    let rcsrf = csrf_of(&html);
+    let r = rb
+        .post(
+            &format!("{page}/edit"),
+            &[("csrf", rcsrf.as_str()), ("name", "by a reader")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("needs the writer role"));
+    let r = rb
+        .post_multipart(
+            &format!("{page}/reimport"),
+            &[
+                ("csrf", None, rcsrf.as_bytes()),
+                ("certificate", None, v2.leaf_pem.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("needs the manager role"));
+    assert_eq!(app.admin.certificate_get(id).await.unwrap().name, "renamed");
+    assert_eq!(stored_versions(&app, id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn ui_import_form_takes_a_pkcs12_with_its_password() {
+    let app = TestApp::spawn().await;
+    let f = fixtures();
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let csrf = b.csrf("/import").await;
+    // One from the test generator and one made by OpenSSL from the same certificate and key.
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert, chain) = (
+        dir.path().join("key.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("chain.pem"),
+    );
+    std::fs::write(&key, &f.leaf_key_pem).unwrap();
+    std::fs::write(&cert, &f.leaf_pem).unwrap();
+    std::fs::write(&chain, &f.intermediate_pem).unwrap();
+    let by_openssl = crate::certificates::openssl(
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            key.to_str().unwrap(),
+            "-in",
+            cert.to_str().unwrap(),
+            "-certfile",
+            chain.to_str().unwrap(),
+            "-passout",
+            "pass:openssl-pass",
+        ],
+        None,
+    );
+    for (name, p12, password) in [
+        (
+            "p12 generated",
+            &f.pkcs12,
+            crate::certificates::P12_PASSWORD,
+        ),
+        ("p12 openssl", &by_openssl, "openssl-pass"),
+    ] {
+        // The wrong password: the message beside the password field, nothing stored.
+        let r = b
+            .post_multipart(
+                "/import",
+                &[
+                    ("csrf", None, csrf.as_bytes()),
+                    ("name", None, name.as_bytes()),
+                    ("certificate_file", Some("bundle.p12"), p12),
+                    ("password", None, b"not the password"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name}");
+        let html = r.text().await.unwrap();
+        let message = field_error(&html, "password").unwrap_or_else(|| panic!("{name}: {html}"));
+        assert!(
+            message.to_lowercase().contains("password"),
+            "{name}: {message}"
+        );
+        assert!(field_error(&html, "certificate").is_none(), "{name}");
+        assert!(
+            html.contains(&format!("value=\"{name}\"")),
+            "the name is kept"
+        );
+        let listed = app
+            .admin
+            .certificate_list(&certkeep_api::CertificateListQuery {
+                q: Some(name.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            listed.items.is_empty(),
+            "{name}: stored after a wrong password"
+        );
+
+        // The right password: an entry with its key and chain.
+        let r = b
+            .post_multipart(
+                "/import",
+                &[
+                    ("csrf", None, csrf.as_bytes()),
+                    ("name", None, name.as_bytes()),
+                    ("certificate_file", Some("bundle.p12"), p12),
+                    ("password", None, password.as_bytes()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+        let to = location(&r);
+        let id: uuid::Uuid = to.strip_prefix("/certificates/").unwrap().parse().unwrap();
+        let c = app.admin.certificate_get(id).await.unwrap();
+        assert_eq!(c.name, name);
+        assert!(c.has_private_key, "{name}");
+        assert_eq!(c.chain_length, 1, "{name}");
+        assert_eq!(c.domains, f.domains);
+        let html = b.page(&to).await.1;
+        assert!(html.contains("Private key (PEM)"), "{name}");
+        let r = b
+            .get(&format!("{to}/download?part=private_key&format=pem"))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let key_pem = r.text().await.unwrap();
+        // The stored key is the certificate's: OpenSSL derives the same public key from both.
+        let public_of_key =
+            crate::certificates::openssl(&["pkey", "-pubout"], Some(key_pem.as_bytes()));
+        let public_of_cert = crate::certificates::openssl(
+            &["x509", "-noout", "-pubkey"],
+            Some(f.leaf_pem.as_bytes()),
+        );
+        assert_eq!(public_of_key, public_of_cert, "{name}");
+    }
+}
+
+/// The names in the certificates table, in order.
+fn table_names(html: &str) -> Vec<String> {
+    let Some(at) = html.find("<tbody>") else {
+        return Vec::new();
+    };
+    html[at..]
+        .split("<td><a href=\"/certificates/")
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once("\">")?
+                .1
+                .split("</a>")
+                .next()
+                .map(String::from)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ui_table_filters_exclude_rows_that_do_not_match_and_sort() {
+    let app = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let one = test_ca("Filter CA One", now);
+    let two = test_ca("Filter CA Two", now);
+    let specs = [
+        // name, CA, key, group, env label, not_after
+        (
+            "ec-prod",
+            &one,
+            tk::KeyKind::EcP256,
+            "web",
+            "prod",
+            now + Duration::days(200),
+        ),
+        (
+            "rsa-dev",
+            &two,
+            tk::KeyKind::Rsa2048,
+            "api",
+            "dev",
+            now + Duration::days(20),
+        ),
+        (
+            "old-dev",
+            &one,
+            tk::KeyKind::EcP256,
+            "api",
+            "dev",
+            now - Duration::days(3),
+        ),
+    ];
+    for (name, ca, kind, group, env, na) in specs {
+        let leaf = ca
+            .leaf(
+                &tk::LeafSpec::new(
+                    &format!("{name}.example.test"),
+                    now - Duration::days(30),
+                    na,
+                )
+                .key(kind),
+            )
+            .unwrap();
+        app.admin
+            .certificate_import(&ImportCertificateRequest {
+                name: name.into(),
+                certificate: leaf.cert_pem,
+                group: Some(group.into()),
+                labels: [("env".to_string(), env.to_string())].into(),
+                ..ImportCertificateRequest::default()
+            })
+            .await
+            .unwrap();
+    }
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    // Default order: soonest expiry first.
+    for (query, expected) in [
+        ("", vec!["old-dev", "rsa-dev", "ec-prod"]),
+        ("label=env%3Dprod", vec!["ec-prod"]),
+        ("label=env%3Ddev", vec!["old-dev", "rsa-dev"]),
+        ("label=env", vec!["old-dev", "rsa-dev", "ec-prod"]),
+        ("label=team", vec![]),
+        ("key=RSA", vec!["rsa-dev"]),
+        ("key=EC", vec!["old-dev", "ec-prod"]),
+        ("key=Ed25519", vec![]),
+        ("group=api", vec!["old-dev", "rsa-dev"]),
+        ("group=web", vec!["ec-prod"]),
+        ("issuer=ca+two", vec!["rsa-dev"]),
+        ("issuer=filter+ca+one", vec!["old-dev", "ec-prod"]),
+        ("status=valid", vec!["ec-prod"]),
+        ("status=expiring", vec!["rsa-dev"]),
+        ("status=expired", vec!["old-dev"]),
+        ("within=30", vec!["rsa-dev"]),
+        ("within=365", vec!["rsa-dev", "ec-prod"]),
+        ("label=env%3Ddev&key=EC&group=api", vec!["old-dev"]),
+        ("sort=name", vec!["ec-prod", "old-dev", "rsa-dev"]),
+        ("sort=-name", vec!["rsa-dev", "old-dev", "ec-prod"]),
+        ("sort=not_after", vec!["old-dev", "rsa-dev", "ec-prod"]),
+        ("sort=-not_after", vec!["ec-prod", "rsa-dev", "old-dev"]),
+        ("sort=-name&label=env%3Ddev", vec!["rsa-dev", "old-dev"]),
+    ] {
+        let (status, html) = b.page(&format!("/certificates?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert_eq!(table_names(&html), expected, "{query}");
+        if expected.is_empty() {
+            assert!(html.contains("No certificate matches."), "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn ui_table_next_page_keeps_the_filter_and_the_order() {
+    let app = TestApp::spawn().await;
+    let now = OffsetDateTime::now_utc();
+    let ca = test_ca("UI Filter Paging CA", now);
+    // 60 in group "paged" (expiring in 30..90 days), 10 elsewhere that must never show.
+    let items = (0..70)
+        .map(|i| {
+            let group = if i < 60 { "paged" } else { "other" };
+            entry(
+                &ca,
+                &format!("fp-{i:02}"),
+                now - Duration::days(1),
+                now + Duration::days(30 + i),
+                group,
+            )
+        })
+        .collect();
+    app.admin
+        .certificate_import_batch(&certkeep_api::BatchImportRequest { items })
+        .await
+        .unwrap();
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let html = b.page("/certificates?group=paged&sort=-not_after").await.1;
+    let first = table_names(&html);
+    let expected: Vec<String> = (0..60).rev().map(|i| format!("fp-{i:02}")).collect();
+    assert_eq!(first, expected[..50]);
+    let at = html.find("rel=\"next\"").expect("a next page link");
+    let href = html[..at]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(
+        href.contains("group=paged") && href.contains("sort=-not_after"),
+        "{href}"
+    );
+    let html = b.page(&href).await.1;
+    assert_eq!(table_names(&html), expected[50..]);
+    assert!(
+        !html.contains("rel=\"next\""),
+        "the last page has no next link"
+    );
+    assert!(html.contains("First page"));
+}
+
+/// The value of attribute `name` in the opening tag `tag`.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let marker = format!(" {name}=\"");
+    let at = tag.find(&marker)? + marker.len();
+    tag[at..].split('"').next()
+}
+
+/// Accessibility that can be read from the HTML: every form control has a label (`<label
+/// for=id>` or `aria-label`), every table header cell has a scope, and the skip link's target
+/// exists. Returns how many controls it checked.
+fn assert_accessible(path: &str, html: &str) -> usize {
+    let mut checked = 0;
+    assert!(
+        html.contains("<a class=\"skip\" href=\"#main\">"),
+        "{path}: no skip link"
+    );
+    assert!(
+        html.contains("<main id=\"main\">"),
+        "{path}: the skip link's target is missing"
+    );
+    for control in ["<input", "<select", "<textarea"] {
+        for piece in html.split(control).skip(1) {
+            let tag = &piece[..piece.find('>').unwrap()];
+            if matches!(attr(tag, "type"), Some("hidden" | "submit" | "button")) {
+                continue;
+            }
+            if attr(tag, "aria-label").is_some_and(|l| !l.is_empty()) {
+                continue;
+            }
+            let id = attr(tag, "id")
+                .unwrap_or_else(|| panic!("{path}: {control}{tag}> has neither id nor aria-label"));
+            assert!(
+                html.contains(&format!("<label for=\"{id}\"")),
+                "{path}: {control} id={id} has no label"
+            );
+            assert_eq!(
+                html.matches(&format!(" id=\"{id}\"")).count(),
+                1,
+                "{path}: id {id} is not unique"
+            );
+            checked += 1;
+        }
+    }
+    for piece in html.split("<th").skip(1) {
+        if piece.starts_with("ead") {
+            continue;
+        }
+        let tag = &piece[..piece.find('>').unwrap()];
+        assert!(
+            matches!(attr(tag, "scope"), Some("col" | "row")),
+            "{path}: <th{tag}> has no scope"
+        );
+    }
+    let tables = html.matches("<table").count();
+    assert_eq!(
+        html.matches("<div class=\"table-wrap\">\n  <table").count(),
+        tables,
+        "{path}: a table outside its scrolling container"
+    );
+    checked
+}
+
+#[tokio::test]
+async fn ui_every_page_labels_its_controls_scopes_its_headers_and_has_a_skip_target() {
+    let app = TestApp::spawn_manual().await;
+    let id = import_with_key(&app, "accessible").await;
+    let channel = app
+        .admin
+        .channel_create(&certkeep_api::CreateChannelRequest {
+            name: "a11y hook".into(),
+            kind: Some(certkeep_api::ChannelKind::Webhook),
+            url: Some("https://hooks.example.com/x".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel
+        .id;
+    let token = admin_token(&app).await;
+    let b = Browser::signed_in(&app.base_url, &token).await;
+    let anon = Browser::new(&app.base_url);
+    let (status, html) = anon.page("/sign-in").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(assert_accessible("/sign-in", &html), 1, "the token field");
+    let mut checked = 0;
+    for path in [
+        "/".to_string(),
+        "/certificates".into(),
+        format!("/certificates/{id}"),
+        format!("/certificates/{id}/edit"),
+        "/import".into(),
+        "/channels".into(),
+        "/channels/new".into(),
+        format!("/channels/{channel}"),
+        format!("/channels/{channel}/edit"),
+        "/orders".into(),
+        "/orders/new".into(),
+        "/audit".into(),
+        "/tokens".into(),
+    ] {
+        let (status, html) = b.page(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        checked += assert_accessible(&path, &html);
+    }
+    assert!(checked > 50, "only {checked} form controls found");
+    // The pages as they come back with errors beside the fields.
+    let csrf = b.csrf("/import").await;
+    let r = b
+        .post_multipart(
+            "/import",
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("name", None, b"x"),
+                ("certificate", None, b"junk"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_accessible("/import (refused)", &r.text().await.unwrap());
+    let r = b
+        .post(
+            &format!("/certificates/{id}/edit"),
+            &[("csrf", csrf.as_str()), ("name", "x"), ("group", "a b")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_accessible(
+        "/certificates/{id}/edit (refused)",
+        &r.text().await.unwrap(),
+    );
 }

@@ -288,6 +288,19 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
     let result = async {
         sign_in(&b, &base, &admin).await;
         screenshot(&b, "dashboard.png").await;
+        assert_keyboard_order(
+            &b,
+            &[
+                "/",
+                "/certificates",
+                "/import",
+                "/orders",
+                "/channels",
+                "/audit",
+                "/tokens",
+            ],
+        )
+        .await;
 
         // Import with the key through the form (file uploads).
         b.goto(&format!("{base}/import")).await.unwrap();
@@ -409,22 +422,99 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
         // The pages at a phone's width.
         b.set_window_size(390, 1400).await.unwrap();
         screenshot(&b, "dashboard-phone.png").await;
+        assert_no_horizontal_overflow(&b, "the dashboard at 390 px").await;
         b.goto(&detail_url).await.unwrap();
         screenshot(&b, "certificate-detail-phone.png").await;
+        assert_no_horizontal_overflow(&b, "a certificate at 390 px").await;
+        let detail_path = detail_url.strip_prefix(base.as_str()).unwrap().to_string();
         for (path, name) in [
             ("/certificates?sort=name", "certificates-phone.png"),
+            (&format!("{detail_path}/edit"), "certificate-edit-phone.png"),
+            ("/import", "import-phone.png"),
+            ("/channels", "channels-phone.png"),
             (&format!("/channels/{channel}"), "channel-phone.png"),
             ("/channels/new", "channel-new-phone.png"),
+            ("/orders", "orders-list-phone.png"),
+            ("/orders/new", "order-new-phone.png"),
             ("/audit", "audit-phone.png"),
             ("/tokens", "tokens-phone.png"),
         ] {
             b.goto(&format!("{base}{path}")).await.unwrap();
             screenshot(&b, name).await;
+            assert_no_horizontal_overflow(&b, &format!("{path} at 390 px")).await;
         }
+        // The keyboard order holds at a phone's width too (the navigation wraps).
+        b.goto(&format!("{base}/certificates")).await.unwrap();
+        assert_keyboard_order(&b, &["/", "/certificates", "/import"]).await;
+        sign_out(&b).await;
+        b.goto(&format!("{base}/sign-in")).await.unwrap();
+        assert_no_horizontal_overflow(&b, "the sign-in page at 390 px").await;
     }
     .await;
     let _ = b.close().await;
     result
+}
+
+/// Press Tab once (as the keyboard does, through WebDriver actions) and describe what has the
+/// focus then: its tag, `href` and text.
+async fn tab(b: &Client) -> String {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    let tab = char::from(Key::Tab);
+    b.perform_actions(
+        KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: tab })
+            .then(KeyAction::Up { value: tab }),
+    )
+    .await
+    .unwrap();
+    b.execute(
+        "const e = document.activeElement; \
+         return e.tagName + ' ' + (e.getAttribute('href') || '') + ' ' + e.textContent.trim();",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap()
+    .to_string()
+}
+
+/// From the start of a freshly loaded page, Tab reaches the skip link first, then the brand
+/// and the navigation links in order; the skip link's target exists.
+async fn assert_keyboard_order(b: &Client, nav: &[&str]) {
+    b.refresh().await.unwrap();
+    assert_eq!(tab(b).await, "A #main Skip to content");
+    let target = b
+        .execute("return document.getElementById('main').tagName;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(target.as_str(), Some("MAIN"));
+    assert_eq!(tab(b).await, "A / certkeep");
+    for link in nav {
+        let focused = tab(b).await;
+        assert!(
+            focused.starts_with(&format!("A {link} ")),
+            "expected the {link} link to have the focus, not {focused}"
+        );
+    }
+}
+
+/// At the window's width the page does not scroll sideways: wide tables scroll inside their
+/// own container instead.
+async fn assert_no_horizontal_overflow(b: &Client, what: &str) {
+    let widths = b
+        .execute(
+            "const d = document.documentElement; return [d.scrollWidth, d.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(
+        scroll <= client,
+        "{what}: the page is {scroll} px wide in a {client} px window"
+    );
 }
 
 /// The text shown beside form field `id`.
@@ -557,12 +647,15 @@ async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
 
         b.set_window_size(390, 1400).await.unwrap();
         screenshot(&b, "orders-phone.png").await;
+        assert_no_horizontal_overflow(&b, "the orders at 390 px").await;
         b.goto(&format!("{base}/orders/new")).await.unwrap();
         screenshot(&b, "order-form-phone.png").await;
+        assert_no_horizontal_overflow(&b, "the order form at 390 px").await;
         b.goto(&format!("{base}/orders/{}", refused.id))
             .await
             .unwrap();
         screenshot(&b, "order-failed-phone.png").await;
+        assert_no_horizontal_overflow(&b, "a failed order at 390 px").await;
     }
     .await;
     let _ = b.close().await;

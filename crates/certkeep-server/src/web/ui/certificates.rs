@@ -672,7 +672,9 @@ struct EditPage {
     description: String,
     group: String,
     labels: String,
+    /// A message about none of the fields, shown above the form.
     error: Option<String>,
+    errors: FieldErrors,
 }
 
 pub async fn edit_form(
@@ -692,6 +694,7 @@ pub async fn edit_form(
         group: c.group.clone().unwrap_or_default(),
         labels: labels_text(&c.labels),
         error: None,
+        errors: FieldErrors::default(),
     }))
 }
 
@@ -736,6 +739,7 @@ pub async fn edit(
         Ok(_) => Ok(Redirect::to(&format!("/certificates/{id}")).into_response()),
         Err(e @ (Error::InvalidInput(_) | Error::Conflict(_) | Error::TooLarge(_))) => {
             let status = super::status_of(&e);
+            let (errors, error) = FieldErrors::place_edit(user_message(&e));
             let page = EditPage {
                 chrome: signed.chrome("Edit certificate", "certificates"),
                 id: id.to_string(),
@@ -743,7 +747,8 @@ pub async fn edit(
                 description: f.description,
                 group: f.group,
                 labels: f.labels,
-                error: Some(user_message(&e)),
+                error,
+                errors,
             };
             Ok((status, render(&page)).into_response())
         }
@@ -768,10 +773,11 @@ struct ImportInput {
     password: Zeroizing<String>,
 }
 
-/// Field errors of the import form, each shown next to its field.
+/// Field errors of the import and edit forms, each shown next to its field.
 #[derive(Default)]
-pub struct ImportErrors {
+pub struct FieldErrors {
     pub name: Option<String>,
+    pub description: Option<String>,
     pub group: Option<String>,
     pub labels: Option<String>,
     pub certificate: Option<String>,
@@ -780,13 +786,15 @@ pub struct ImportErrors {
     pub password: Option<String>,
 }
 
-impl ImportErrors {
+impl FieldErrors {
     /// Put the server's message next to the field it is about.
-    fn place(message: String) -> ImportErrors {
+    fn place(message: String) -> FieldErrors {
         let m = message.to_lowercase();
-        let mut e = ImportErrors::default();
+        let mut e = FieldErrors::default();
         if m.contains("`name`") {
             e.name = Some(message);
+        } else if m.contains("`description`") {
+            e.description = Some(message);
         } else if m.contains("`group`") || m.contains("group ") {
             e.group = Some(message);
         } else if m.contains("label") {
@@ -802,6 +810,19 @@ impl ImportErrors {
         }
         e
     }
+
+    /// The edit form has no certificate, key, chain or password field: a message about
+    /// none of its fields is shown above the form.
+    fn place_edit(message: String) -> (FieldErrors, Option<String>) {
+        let mut e = FieldErrors::place(message);
+        let general = e
+            .certificate
+            .take()
+            .or(e.private_key.take())
+            .or(e.chain.take())
+            .or(e.password.take());
+        (e, general)
+    }
 }
 
 #[derive(Template)]
@@ -816,7 +837,7 @@ struct ImportPage {
     labels: String,
     certificate: String,
     chain: String,
-    errors: ImportErrors,
+    errors: FieldErrors,
 }
 
 impl ImportPage {
@@ -831,7 +852,7 @@ impl ImportPage {
             labels: String::new(),
             certificate: String::new(),
             chain: String::new(),
-            errors: ImportErrors::default(),
+            errors: FieldErrors::default(),
         }
     }
 }
@@ -918,7 +939,7 @@ fn import_failed(
             page.labels = input.labels.clone();
             page.certificate = echo(&input.certificate);
             page.chain = echo(&input.chain);
-            page.errors = ImportErrors::place(user_message(&e));
+            page.errors = FieldErrors::place(user_message(&e));
             Ok((status, render(&page)).into_response())
         }
         _ => Err(signed.fail(e)),

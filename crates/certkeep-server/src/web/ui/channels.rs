@@ -217,10 +217,20 @@ async fn detail_page(
         expired_hour: c.expired_hour_utc,
         updated: format!("{} ({})", date(c.updated_at), relative(c.updated_at, now)),
         deliveries: deliveries.items.iter().map(delivery_row).collect(),
-        test: test.map(|t| TestOutcome {
-            delivered: t.delivered,
-            status_code: t.status_code.map(|c| c.to_string()).unwrap_or_default(),
-            detail: t.detail,
+        test: test.map(|t| {
+            let status_code = t.status_code.map(|c| c.to_string()).unwrap_or_default();
+            // The sender's detail starts with the status the page already shows beside it.
+            let detail = match t.detail.strip_prefix(&format!("HTTP {status_code}")) {
+                Some(rest) if !status_code.is_empty() => {
+                    rest.strip_prefix(": ").unwrap_or(rest).to_string()
+                }
+                _ => t.detail,
+            };
+            TestOutcome {
+                delivered: t.delivered,
+                status_code,
+                detail,
+            }
         }),
         c: channel_row(&c),
     }))
