@@ -12,7 +12,7 @@ mod tls;
 
 pub use chain::ChainEntry;
 pub use dashboard::{Dashboard, SOONEST, TIMELINE_WEEKS};
-pub use orders::OrderRun;
+pub use orders::{OrderLease, OrderRun};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session};
 pub use tls::{TlsMaterial, tls_files_revision, tls_from_files};
 

@@ -221,6 +221,8 @@ enum Obtained {
     Issued(String, Zeroizing<Vec<u8>>),
     /// Manual DNS-01: the records to create first.
     AwaitingDns(Vec<acme::DnsRecord>),
+    /// The lease was lost mid-run: abandoned.
+    Stopped,
 }
 
 /// What one run of an order came to.
@@ -233,6 +235,16 @@ pub enum OrderRun {
     /// Cut short by something that passes (the CA refused a nonce three times in a row): back
     /// to pending for the next round.
     Retrying,
+    /// This replica lost its lease on the order (another took it over): it stopped and
+    /// recorded nothing; the holder of the lease finishes the order.
+    LeaseLost,
+}
+
+/// The lease under which the order job runs an order: its name in the job leases, held by
+/// this instance, and a signal that turns true once it is lost (or cannot be kept).
+pub struct OrderLease {
+    pub name: String,
+    pub lost: tokio::sync::watch::Receiver<bool>,
 }
 
 impl App {
@@ -435,9 +447,35 @@ impl App {
             .await
     }
 
-    /// Run `order` (already marked validating by the caller, who holds its lease) to its end.
+    /// Begin the transaction that records the end of a run, if this instance still holds the
+    /// order's lease (kept so until the transaction ends); `None` when it was taken over.
+    async fn begin_fenced(
+        &self,
+        order: &OrderRecord,
+        lease: &OrderLease,
+    ) -> Result<Option<WriteTx>> {
+        let mut tx = self.store.begin_write().await?;
+        if self
+            .store
+            .lease_held(&mut tx, &lease.name, &self.instance_id)
+            .await?
+        {
+            Ok(Some(tx))
+        } else {
+            tracing::warn!(order_id = %order.id, "lost the order's lease; leaving it to the replica that holds it");
+            Ok(None)
+        }
+    }
+
+    /// Run `order` (already marked validating by the caller, who holds `lease` on it and keeps
+    /// it) to its end. Its end is recorded only while the lease is still held.
     #[instrument(skip_all, fields(order_id = %order.id))]
-    pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
+    pub async fn order_run(
+        &self,
+        order: &OrderRecord,
+        now: OffsetDateTime,
+        lease: &OrderLease,
+    ) -> Result<OrderRun> {
         let key_type = KeyType::parse(&order.key_type).unwrap_or_default();
         // `attempts` counts earlier runs: more than a few means each one was cut short (a crash,
         // a lost lease), and trying forever would only hammer the CA.
@@ -447,9 +485,10 @@ impl App {
                 order.attempts
             )))
         } else {
-            self.order_obtain(order, key_type, now).await
+            self.order_obtain(order, key_type, now, lease).await
         };
         let failure = match outcome {
+            Ok(Obtained::Stopped) => return Ok(OrderRun::LeaseLost),
             Ok(Obtained::AwaitingDns(records)) => {
                 let records: Vec<DnsRecordInfo> = records
                     .iter()
@@ -462,7 +501,9 @@ impl App {
                     .collect();
                 let json = serde_json::to_string(&records)
                     .map_err(|e| Error::Internal(format!("cannot encode DNS records: {e}")))?;
-                let mut tx = self.store.begin_write().await?;
+                let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+                    return Ok(OrderRun::LeaseLost);
+                };
                 if self
                     .store
                     .order_await_dns(&mut tx, order.id, &json, now)
@@ -483,7 +524,9 @@ impl App {
                 return Ok(OrderRun::AwaitingDns);
             }
             Ok(Obtained::Issued(chain_pem, key_pkcs8)) => {
-                let mut tx = self.store.begin_write().await?;
+                let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+                    return Ok(OrderRun::LeaseLost);
+                };
                 self.store.http_challenges_clear(&mut tx, order.id).await?;
                 match self
                     .order_store_issued(&mut tx, order, &chain_pem, &key_pkcs8, now)
@@ -516,13 +559,17 @@ impl App {
             .is_some_and(|k| k == "urn:ietf:params:acme:error:badNonce");
         if transient && order.attempts + 1 < MAX_ATTEMPTS {
             tracing::warn!(order_id = %order.id, error = %failure.message, "order interrupted; it runs again");
-            let mut tx = self.store.begin_write().await?;
+            let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+                return Ok(OrderRun::LeaseLost);
+            };
             self.store.http_challenges_clear(&mut tx, order.id).await?;
             self.store.order_requeue(&mut tx, order.id, now).await?;
             tx.commit().await?;
             return Ok(OrderRun::Retrying);
         }
-        let mut tx = self.store.begin_write().await?;
+        let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+            return Ok(OrderRun::LeaseLost);
+        };
         self.store.http_challenges_clear(&mut tx, order.id).await?;
         self.order_store_failed(&mut tx, order, &failure, now)
             .await?;
@@ -584,6 +631,7 @@ impl App {
         order: &OrderRecord,
         key_type: KeyType,
         now: OffsetDateTime,
+        lease: &OrderLease,
     ) -> std::result::Result<Obtained, Failure> {
         let internal = |e: Error| Failure::new(e.to_string());
         let account_rec = self
@@ -683,11 +731,13 @@ impl App {
             existing_url: order.order_url.as_deref().filter(|_| manual),
         };
         Ok(
-            match acme::run_order(&account, &spec, &solver, &hooks).await? {
+            match acme::run_order(&account, &spec, &solver, &hooks, &mut lease.lost.clone()).await?
+            {
                 acme::Outcome::Issued(chain) => {
                     Obtained::Issued(chain, Zeroizing::new(key.serialize_der()))
                 }
                 acme::Outcome::AwaitingDns(records) => Obtained::AwaitingDns(records),
+                acme::Outcome::Stopped => Obtained::Stopped,
             },
         )
     }

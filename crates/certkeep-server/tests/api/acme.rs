@@ -1680,3 +1680,216 @@ async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     t.stop().await;
 }
+
+/// Another replica on the test's database (its own instance id), with leases on orders of
+/// `lease`, asking `bind` about DNS.
+async fn replica(t: &TestApp, bind: &Bind, lease: time::Duration) -> certkeep_server::app::App {
+    let config = certkeep_server::config::Config {
+        data_dir: t.data_dir(),
+        database_url: Some(t.database_url.clone()),
+        danger_allow_http_channels: true,
+        acme_dns_resolver: Some(bind.addr()),
+        acme_dns_port: bind.port,
+        ..Default::default()
+    };
+    let mut app = certkeep_server::app::App::open(&config).await.unwrap();
+    app.policy.acme.order_lease = lease;
+    app
+}
+
+/// The audit events of the order job's runs of `order`.
+async fn issue_events(t: &TestApp, order: Uuid) -> usize {
+    t.admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(order.to_string()),
+            action: Some("order.issue".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+/// A DNS-01 wait far longer than the order's lease: the replica running the order keeps its
+/// lease, a second replica polling all along never takes the order over, and the order is
+/// issued once. A run whose lease is taken over anyway stops at once, removes its record and
+/// records nothing.
+#[tokio::test]
+async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
+    if !tools_available() {
+        return;
+    }
+    let (
+        Env {
+            t,
+            bind,
+            pebble: _pebble,
+        },
+        account,
+    ) = env_and_account().await;
+    let (mut receiver, _, provider) = callback_setup(&t, "slow", 60).await;
+    let lease = time::Duration::seconds(2);
+    let two_leases = lease.unsigned_abs() * 2;
+    let record_delay = std::time::Duration::from_secs(5);
+    let (a, b) = (
+        replica(&t, &bind, lease).await,
+        replica(&t, &bind, lease).await,
+    );
+    let created = dns_order(&t, "slow", &["slow.acme.test"], account, provider.id).await;
+
+    // Replica a runs the order; the receiver creates the record only after `record_delay`.
+    let started = std::time::Instant::now();
+    let run = order_job::run_once(&a, OffsetDateTime::now_utc());
+    tokio::pin!(run);
+    let mut to_create: Vec<(std::time::Instant, String)> = Vec::new();
+    let mut seen = Vec::new();
+    let mut b_rounds = Vec::new();
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r.unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
+                    eprintln!("delivery round failed, retrying: {e}");
+                }
+                while let Ok((_, e)) = receiver.received.try_recv() {
+                    let r = &e["dns_record"];
+                    let (name, value) = (r["record_name"].as_str().unwrap(), r["value"].as_str().unwrap());
+                    match e["type"].as_str().unwrap() {
+                        "dns.validation_required" => to_create.push((
+                            std::time::Instant::now() + record_delay,
+                            format!("update add {name} 60 TXT \"{value}\""),
+                        )),
+                        "dns.validation_completed" => {
+                            bind.nsupdate(&format!("update delete {name} TXT \"{value}\""))
+                        }
+                        _ => {}
+                    }
+                    seen.push(e);
+                }
+                to_create.retain(|(at, update)| {
+                    let due = *at <= std::time::Instant::now();
+                    if due {
+                        bind.nsupdate(update);
+                    }
+                    !due
+                });
+                // Replica b polls as its scheduler would, all through the wait.
+                let r = order_job::run_once(&b, OffsetDateTime::now_utc()).await.unwrap();
+                b_rounds.push((started.elapsed(), r));
+            }
+        }
+    };
+    let took = started.elapsed();
+    assert_eq!(
+        report,
+        order_job::OrderReport {
+            issued: 1,
+            ..Default::default()
+        }
+    );
+    assert!(
+        took > record_delay && took > two_leases,
+        "the wait outlasted the lease: {took:?}"
+    );
+    assert!(
+        b_rounds.iter().all(|(_, r)| r.issued
+            + r.failed
+            + r.retrying
+            + r.lease_lost
+            + r.awaiting_dns
+            == 0),
+        "{b_rounds:?}"
+    );
+    assert!(
+        b_rounds
+            .iter()
+            .any(|(at, r)| *at > two_leases && r.skipped == 1),
+        "b found the order held well after the first lease would have lapsed: {b_rounds:?}"
+    );
+    let done = t.admin.order_get(created.id).await.unwrap();
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(done.attempts, 1, "started once");
+    assert_eq!(issue_events(&t, created.id).await, 1);
+    assert_eq!(
+        t.admin
+            .certificate_list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(of_type(&seen, "dns.validation_required").len(), 1);
+
+    // Another replica takes the lease over (as after a partition): the run stops within a
+    // heartbeat instead of waiting out its 60 s deadline, says the record may go, and records
+    // nothing; the order stays with the new holder.
+    let stolen = dns_order(&t, "stolen", &["stolen.acme.test"], account, provider.id).await;
+    let started = std::time::Instant::now();
+    let run = order_job::run_once(&a, OffsetDateTime::now_utc());
+    tokio::pin!(run);
+    let mut taken = false;
+    let mut seen = Vec::new();
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r.unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
+                    eprintln!("delivery round failed, retrying: {e}");
+                }
+                while let Ok((_, e)) = receiver.received.try_recv() {
+                    seen.push(e);
+                }
+                if !taken && !of_type(&seen, "dns.validation_required").is_empty() {
+                    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+                    assert!(
+                        b.store
+                            .lease_acquire(&order_job::lease_name(stolen.id), "elsewhere", later, later + lease)
+                            .await
+                            .unwrap()
+                    );
+                    taken = true;
+                }
+            }
+        }
+    };
+    assert!(taken);
+    assert_eq!(
+        report,
+        order_job::OrderReport {
+            lease_lost: 1,
+            ..Default::default()
+        }
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "stopped long before the deadline: {:?}",
+        started.elapsed()
+    );
+    delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    while let Ok((_, e)) = receiver.received.try_recv() {
+        seen.push(e);
+    }
+    let of_stolen = |event: &str| {
+        of_type(&seen, event)
+            .into_iter()
+            .filter(|e| e["dns_record"]["order_id"] == stolen.id.to_string())
+            .count()
+    };
+    assert_eq!(of_stolen("dns.validation_required"), 1, "{seen:?}");
+    assert_eq!(of_stolen("dns.validation_completed"), 1, "{seen:?}");
+    let o = t.admin.order_get(stolen.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Validating);
+    assert_eq!(o.attempts, 1);
+    assert_eq!(issue_events(&t, stolen.id).await, 0);
+    // The new holder's lease is left alone.
+    let r = order_job::run_once(&b, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.skipped, 1, "{r:?}");
+    t.stop().await;
+}
