@@ -589,10 +589,24 @@ impl App {
                 config: config
                     .map_err(|e| Error::Internal(format!("cannot encode provider settings: {e}")))?,
                 secret_sealed: self.keyring.seal(&provider_context(id), &secret)?,
+                channel_id: req.channel_id.filter(|_| kind == DnsProviderKind::Callback),
                 created_at: whole_second(ctx.now),
                 updated_at: whole_second(ctx.now),
             };
             let mut tx = self.store.begin_write().await?;
+            // The channel locked until the provider is stored: a delete of it waits, then
+            // finds the provider and is refused; one that went first leaves nothing to lock.
+            if let Some(channel_id) = rec.channel_id
+                && self
+                    .store
+                    .channel_get_for_update(&mut tx, channel_id)
+                    .await?
+                    .is_none()
+            {
+                return Err(Error::InvalidInput(format!(
+                    "`channel_id` {channel_id} names no notification channel"
+                )));
+            }
             self.store.dns_provider_insert(&mut tx, &rec).await?;
             self.record_in(
                 &mut tx,

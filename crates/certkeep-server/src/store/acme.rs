@@ -34,6 +34,9 @@ pub struct DnsProviderRecord {
     pub kind: String,
     pub config: String,
     pub secret_sealed: Vec<u8>,
+    /// A callback provider's webhook channel (also in `config`), which the database keeps
+    /// from being deleted while the provider exists.
+    pub channel_id: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -98,7 +101,8 @@ pub struct OrderOutcome<'a> {
 
 const ACCOUNT_COLUMNS: &str = "id, name, directory_url, contact, eab_kid, ca_root_pem, \
      credentials_sealed, account_url, created_at, updated_at";
-const PROVIDER_COLUMNS: &str = "id, name, kind, config, secret_sealed, created_at, updated_at";
+const PROVIDER_COLUMNS: &str =
+    "id, name, kind, config, secret_sealed, created_at, updated_at, channel_id";
 const ORDER_COLUMNS: &str = "id, cert_id, name, description, group_name, labels, domains, key_type, \
      account_id, challenge, dns_provider_id, renews_cert_id, rekey, auto_renew, status, error, problem, failed_domain, order_url, \
      attempts, created_by, created_at, updated_at, finished_at, dns_records, dns_confirmed";
@@ -132,6 +136,7 @@ fn provider_from_row(row: &AnyRow) -> Result<DnsProviderRecord> {
         kind: row.try_get("kind")?,
         config: row.try_get("config")?,
         secret_sealed: row.try_get("secret_sealed")?,
+        channel_id: opt_uuid(row, "channel_id")?,
         created_at: from_ts(row.try_get("created_at")?)?,
         updated_at: from_ts(row.try_get("updated_at")?)?,
     })
@@ -244,7 +249,7 @@ impl Store {
 
     pub async fn dns_provider_insert(&self, tx: &mut WriteTx, p: &DnsProviderRecord) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO dns_providers ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO dns_providers ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )))
         .bind(p.id.to_string())
         .bind(p.name.as_str())
@@ -253,6 +258,7 @@ impl Store {
         .bind(p.secret_sealed.clone())
         .bind(ts(p.created_at))
         .bind(ts(p.updated_at))
+        .bind(p.channel_id.map(|u| u.to_string()))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -275,6 +281,24 @@ impl Store {
             "SELECT {PROVIDER_COLUMNS} FROM dns_providers ORDER BY name, id"
         )))
         .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(provider_from_row)
+        .collect()
+    }
+
+    /// The providers that send their records to notification channel `channel_id`, read in
+    /// `tx` (which holds the channel's lock, so none can be added meanwhile).
+    pub async fn dns_providers_using_channel(
+        &self,
+        tx: &mut WriteTx,
+        channel_id: Uuid,
+    ) -> Result<Vec<DnsProviderRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS} FROM dns_providers WHERE channel_id = $1 ORDER BY name, id"
+        )))
+        .bind(channel_id.to_string())
+        .fetch_all(&mut **tx)
         .await?
         .iter()
         .map(provider_from_row)

@@ -1893,3 +1893,98 @@ async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
     assert_eq!(r.skipped, 1, "{r:?}");
     t.stop().await;
 }
+
+/// A notification channel that callback DNS providers send their records to cannot be deleted
+/// (409 naming them) until they are; a delete racing a provider's creation ends one way or the
+/// other, never with a provider whose channel is gone.
+#[tokio::test]
+async fn channels_used_by_callback_providers_cannot_be_deleted() {
+    // No peers needed: nothing here talks to a CA or a nameserver.
+    let t = TestApp::spawn_manual().await;
+    let channel = dns_channel(&t, "http://127.0.0.1:9/hook").await;
+    let callback = |name: &str, channel: Uuid| CreateDnsProviderRequest {
+        name: name.into(),
+        kind: Some(DnsProviderKind::Callback),
+        zone: "example.com".into(),
+        channel_id: Some(channel),
+        ..Default::default()
+    };
+    let one = t
+        .admin
+        .dns_provider_create(&callback("hook-one", channel))
+        .await
+        .unwrap();
+    let two = t
+        .admin
+        .dns_provider_create(&callback("hook-two", channel))
+        .await
+        .unwrap();
+    let e = t.admin.channel_delete(channel).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    let msg = e.to_string();
+    for p in [&one, &two] {
+        assert!(
+            msg.contains(&p.name) && msg.contains(&p.id.to_string()),
+            "{msg}"
+        );
+    }
+    assert!(msg.contains("callback DNS providers"), "{msg}");
+    assert_eq!(t.admin.channel_get(channel).await.unwrap().id, channel);
+    let refused = t
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(channel.to_string()),
+            action: Some("channel.delete".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused.items.len(), 1, "the refusal is audited");
+
+    t.admin.dns_provider_delete(one.id).await.unwrap();
+    let e = t.admin.channel_delete(channel).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert!(
+        e.to_string().contains("provider \"hook-two\"") && !e.to_string().contains("hook-one"),
+        "{e}"
+    );
+    t.admin.dns_provider_delete(two.id).await.unwrap();
+    t.admin.channel_delete(channel).await.unwrap();
+    assert_eq!(
+        t.admin.channel_get(channel).await.unwrap_err().status(),
+        Some(404)
+    );
+
+    // Deleting a channel while a provider is being created on it: whichever goes first wins.
+    let (mut deleted, mut created) = (0, 0);
+    for i in 0..12 {
+        let channel = dns_channel(&t, "http://127.0.0.1:9/hook").await;
+        let name = format!("race-{i}");
+        let req = callback(&name, channel);
+        let (p, d) = tokio::join!(
+            t.admin.dns_provider_create(&req),
+            t.admin.channel_delete(channel),
+        );
+        match (p, d) {
+            (Ok(p), Err(e)) => {
+                assert_eq!(e.status(), Some(409), "{e}");
+                assert!(e.to_string().contains(&name), "{e}");
+                assert_eq!(t.admin.channel_get(channel).await.unwrap().id, channel);
+                t.admin.dns_provider_delete(p.id).await.unwrap();
+                created += 1;
+            }
+            (Err(e), Ok(())) => {
+                assert_eq!(e.status(), Some(400), "{e}");
+                assert!(
+                    e.to_string().contains("names no notification channel"),
+                    "{e}"
+                );
+                deleted += 1;
+            }
+            (p, d) => panic!("both or neither went through: {p:?} {d:?}"),
+        }
+    }
+    assert_eq!(deleted + created, 12);
+    assert!(t.admin.dns_provider_list().await.unwrap().items.is_empty());
+    t.stop().await;
+}
