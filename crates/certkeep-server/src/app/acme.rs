@@ -255,10 +255,7 @@ fn ca_error(f: acme::Failure) -> Error {
 
 impl App {
     /// Load the stored account `rec` for talking to its CA.
-    pub(super) async fn load_account(
-        &self,
-        rec: &AcmeAccountRecord,
-    ) -> Result<instant_acme::Account> {
+    pub async fn load_account(&self, rec: &AcmeAccountRecord) -> Result<instant_acme::Account> {
         let creds = self
             .keyring
             .open(&account_context(rec.id), &rec.credentials_sealed)?;

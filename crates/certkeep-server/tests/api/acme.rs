@@ -167,6 +167,39 @@ async fn run_order(t: &TestApp, id: Uuid) -> OrderInfo {
     panic!("order {id} did not finish");
 }
 
+/// Deactivate at the CA every valid authorization of `account`'s orders, so that the next
+/// order for the same names is validated again. Pebble otherwise reuses a valid authorization
+/// now and then even with `PEBBLE_AUTHZREUSE=0` (a fresh one only when `rand.Intn(100) > 0`:
+/// reused 1 % of the time), and an order meant to fail validation is issued instead.
+async fn deactivate_authorizations(t: &TestApp, account: Uuid) {
+    let rec = t
+        .app
+        .store
+        .acme_account_get(account)
+        .await
+        .unwrap()
+        .unwrap();
+    let acme = t.app.load_account(&rec).await.unwrap();
+    for o in t.app.store.order_list(1000).await.unwrap() {
+        let Some(url) = o.order_url.filter(|_| o.account_id == account) else {
+            continue;
+        };
+        // An order whose (reused) authorization was deactivated through another order is
+        // itself "deactivated" at Pebble, a state instant-acme does not read: nothing is
+        // left to do for it.
+        let Ok(mut order) = acme.order(url).await else {
+            continue;
+        };
+        let mut authzs = order.authorizations();
+        while let Some(authz) = authzs.next().await {
+            let mut authz = authz.unwrap();
+            if authz.status == instant_acme::AuthorizationStatus::Valid {
+                authz.deactivate().await.unwrap();
+            }
+        }
+    }
+}
+
 fn pem_text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap()
 }
@@ -411,6 +444,7 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     // The name now points where certkeep does not answer: the renewal fails, says so at once,
     // and is tried again after a pause.
     bind.nsupdate("update add renew.acme.test 60 A 127.0.0.2");
+    deactivate_authorizations(&t, account.id).await;
     let failing = t
         .admin
         .certificate_renew(id, &RenewCertificateRequest { rekey: true })
@@ -1636,6 +1670,7 @@ async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
     let (_, detail) = b.page(&format!("/certificates/{cert}")).await;
     assert!(detail.contains("Renew now") && detail.contains("ordered from an ACME CA"));
     bind.nsupdate("update add ui.acme.test 60 A 127.0.0.2");
+    deactivate_authorizations(&t, account.id).await;
     let r = b
         .post(
             &format!("/certificates/{cert}/renew"),
