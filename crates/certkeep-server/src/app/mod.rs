@@ -638,6 +638,22 @@ impl App {
         Ok(())
     }
 
+    /// Append the success event inside `tx` and commit the work with it.
+    async fn commit_recorded(
+        &self,
+        mut tx: WriteTx,
+        ctx: &RequestCtx,
+        p: Option<&Principal>,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        self.record_in(&mut tx, ctx, p, action, target, detail)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Finish a read: audit its outcome (before anything is returned), then hand it back.
     async fn finish_read<T>(
         &self,
@@ -677,6 +693,20 @@ impl App {
             Some(r) if p.reaches_group(r.group.as_deref()) => Ok(r),
             _ => Err(Error::NotFound(format!("certificate {id} not found"))),
         }
+    }
+
+    /// An entry the caller may see and act on with `role` (`what` names the act if refused);
+    /// not locked, for acts whose writes go elsewhere (the CA, the order tables).
+    async fn certificate_for(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        role: Role,
+        what: &str,
+    ) -> Result<CertificateRecord> {
+        let rec = self.visible_certificate(p, id).await?;
+        p.require(role, rec.group.as_deref(), what)?;
+        Ok(rec)
     }
 
     /// Lock entry `id` inside `tx` for a change that needs `role`; an entry the caller cannot

@@ -248,13 +248,12 @@ pub struct OrderLease {
 }
 
 impl App {
-    fn visible_order(
-        &self,
-        p: &Principal,
-        o: Option<OrderRecord>,
-        id: Uuid,
-    ) -> Result<OrderRecord> {
-        o.filter(|o| p.reaches_group(o.group.as_deref()))
+    /// An order the caller may see; others' are "not found".
+    async fn visible_order(&self, p: &Principal, id: Uuid) -> Result<OrderRecord> {
+        self.store
+            .order_get(id)
+            .await?
+            .filter(|o| p.reaches_group(o.group.as_deref()))
             .ok_or_else(|| Error::NotFound(format!("order {id} not found")))
     }
 
@@ -345,16 +344,11 @@ impl App {
             };
             let mut tx = self.store.begin_write().await?;
             self.store.order_insert(&mut tx, &rec).await?;
-            self.record_in(
-                &mut tx,
-                ctx,
+            self.commit_recorded(tx, ctx,
                 Some(&p),
                 ACTION,
                 Some(&target),
-                json!({"name": rec.name, "domains": rec.domains, "challenge": rec.challenge, "account_id": rec.account_id}),
-            )
-            .await?;
-            tx.commit().await?;
+                json!({"name": rec.name, "domains": rec.domains, "challenge": rec.challenge, "account_id": rec.account_id}),).await?;
             order_info(&rec)
         }
         .await;
@@ -396,7 +390,7 @@ impl App {
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
             p.require(Role::Reader, p.group.as_deref(), "reading an order")?;
-            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            let o = self.visible_order(&p, id).await?;
             order_info(&o)
         }
         .await;
@@ -412,7 +406,7 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            let o = self.visible_order(&p, id).await?;
             p.require(Role::Manager, o.group.as_deref(), "validating an order")?;
             let mut tx = self.store.begin_write().await?;
             if !self
@@ -425,8 +419,8 @@ impl App {
                     o.status
                 )));
             }
-            self.record_in(
-                &mut tx,
+            self.commit_recorded(
+                tx,
                 ctx,
                 Some(&p),
                 ACTION,
@@ -434,13 +428,7 @@ impl App {
                 json!({"name": o.name}),
             )
             .await?;
-            tx.commit().await?;
-            let o = self
-                .store
-                .order_get(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("order {id} not found")))?;
-            order_info(&o)
+            order_info(&self.visible_order(&p, id).await?)
         }
         .await;
         self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
@@ -1041,16 +1029,11 @@ impl App {
             return Ok(None);
         }
         self.store.order_insert(&mut tx, &rec).await?;
-        self.record_in(
-            &mut tx,
-            ctx,
+        self.commit_recorded(tx, ctx,
             p,
             actions::ORDER_CREATE,
             Some(&rec.id.to_string()),
-            json!({"name": rec.name, "renews_certificate_id": cert_id, "rekey": rekey, "automatic": p.is_none()}),
-        )
-        .await?;
-        tx.commit().await?;
+            json!({"name": rec.name, "renews_certificate_id": cert_id, "rekey": rekey, "automatic": p.is_none()}),).await?;
         Ok(Some(rec))
     }
 
@@ -1066,8 +1049,7 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let cert = self.visible_certificate(&p, id).await?;
-            p.require(Role::Manager, cert.group.as_deref(), "renewing a certificate")?;
+            let cert = self.certificate_for(&p, id, Role::Manager, "renewing a certificate").await?;
             if cert.deleted_at.is_some() {
                 return Err(Error::Conflict(format!(
                     "certificate {id} is deleted; restore it before renewing"
@@ -1141,12 +1123,8 @@ impl App {
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let detail = json!({"auto_renew": req.auto_renew});
         let result = async {
-            let cert = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                cert.group.as_deref(),
-                "changing automatic renewal",
-            )?;
+            self.certificate_for(&p, id, Role::Manager, "changing automatic renewal")
+                .await?;
             let mut tx = self.store.begin_write().await?;
             if !self
                 .store
@@ -1157,16 +1135,8 @@ impl App {
                     "certificate {id} was not ordered through certkeep, so it has no renewal"
                 )));
             }
-            self.record_in(
-                &mut tx,
-                ctx,
-                Some(&p),
-                ACTION,
-                Some(&target),
-                detail.clone(),
-            )
-            .await?;
-            tx.commit().await?;
+            self.commit_recorded(tx, ctx, Some(&p), ACTION, Some(&target), detail.clone())
+                .await?;
             self.renewal_state(&p, id).await
         }
         .await;
@@ -1222,12 +1192,9 @@ impl App {
         let reason = req.reason.unwrap_or_default();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let cert = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                cert.group.as_deref(),
-                "revoking a certificate",
-            )?;
+            let cert = self
+                .certificate_for(&p, id, Role::Manager, "revoking a certificate")
+                .await?;
             let account = self.account_of(id).await?;
             let ver = self.load_version(&cert, None).await?;
             acme::revoke(&account, &ver.leaf_der, reason)

@@ -25,11 +25,13 @@ struct Env {
     pebble: Pebble,
 }
 
-async fn env(eab_required: bool) -> Env {
+/// Peers (no EAB) and a server ordering from them; `None` when their tools are missing (the
+/// test is skipped, or fails under CI).
+async fn env(eab_required: bool) -> Option<Env> {
     env_with(eab_required, false).await
 }
 
-async fn env_with(eab_required: bool, reject_nonces: bool) -> Env {
+async fn env_with(eab_required: bool, reject_nonces: bool) -> Option<Env> {
     env_configured(eab_required, reject_nonces, |_| {}).await
 }
 
@@ -37,7 +39,10 @@ async fn env_configured(
     eab_required: bool,
     reject_nonces: bool,
     tweak: impl FnOnce(&mut certkeep_server::config::Config),
-) -> Env {
+) -> Option<Env> {
+    if !tools_available() {
+        return None;
+    }
     let bind = Bind::start();
     let pebble = Pebble::start(&bind, eab_required, reject_nonces);
     let dir = tempfile::tempdir().unwrap();
@@ -49,19 +54,22 @@ async fn env_configured(
     config.acme_dns_resolver = Some(bind.addr());
     config.acme_dns_port = bind.port;
     let t = TestApp::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await;
-    Env { t, bind, pebble }
+    Some(Env { t, bind, pebble })
 }
 
 /// Peers without EAB and an account at the CA.
-async fn env_and_account() -> (Env, Uuid) {
-    let env = env(false).await;
-    let account = env
-        .t
-        .admin
-        .acme_account_create(&account_request(&env.pebble))
+async fn env_and_account() -> Option<(Env, Uuid)> {
+    let env = env(false).await?;
+    let account = register(&env.t, &env.pebble).await;
+    Some((env, account.id))
+}
+
+/// An account at `pebble` (trusting its listener's root).
+async fn register(t: &TestApp, pebble: &Pebble) -> certkeep_api::AcmeAccountInfo {
+    t.admin
+        .acme_account_create(&account_request(pebble))
         .await
-        .unwrap();
-    (env, account.id)
+        .unwrap()
 }
 
 fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
@@ -206,20 +214,16 @@ fn pem_text(bytes: Vec<u8>) -> String {
 
 #[tokio::test]
 async fn http01_order_becomes_an_inventory_entry_that_openssl_verifies() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    }) = env(false).await
+    else {
+        return;
+    };
     let channel = order_channel(&t).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let account = register(&t, &pebble).await;
     assert!(account.custom_ca_root);
     assert_eq!(account.contact, vec!["mailto:ops@example.com"]);
     assert!(account.account_url.starts_with("https://127.0.0.1:"));
@@ -326,16 +330,11 @@ async fn key_of(t: &TestApp, id: Uuid, version: u32) -> String {
 
 #[tokio::test]
 async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env(false).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env(false).await;
+    };
     let channel = events_channel(&t, &["cert.renewed", "cert.renew_failed"]).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let account = register(&t, &pebble).await;
     let first = t
         .admin
         .order_create(&order(
@@ -498,14 +497,14 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
 
 #[tokio::test]
 async fn renewal_information_from_the_ca_brings_renewal_forward() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    }) = env(false).await
+    else {
+        return;
+    };
     let stub = crate::ari_stub::AriStub::start(&pebble).await;
     let mut req = account_request(&pebble);
     req.directory = stub.directory_url.clone();
@@ -559,19 +558,15 @@ async fn renewal_information_from_the_ca_brings_renewal_forward() {
 
 #[tokio::test]
 async fn orders_wait_for_their_accounts_hourly_budget() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env_configured(false, false, |c| c.acme_orders_per_account_per_hour = 1).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    }) = env_configured(false, false, |c| c.acme_orders_per_account_per_hour = 1).await
+    else {
+        return;
+    };
+    let account = register(&t, &pebble).await;
     for name in ["one", "two"] {
         let domain = format!("{name}.acme.test");
         t.admin
@@ -606,19 +601,15 @@ async fn orders_wait_for_their_accounts_hourly_budget() {
 
 #[tokio::test]
 async fn revocation_goes_through_the_ca() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    }) = env(false).await
+    else {
+        return;
+    };
+    let account = register(&t, &pebble).await;
     let o = t
         .admin
         .order_create(&order(
@@ -683,15 +674,10 @@ async fn revocation_goes_through_the_ca() {
 
 #[tokio::test]
 async fn dns01_wildcard_order_through_rfc2136_into_bind() {
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env_with(false, true).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env_with(false, true).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    };
+    let account = register(&t, &pebble).await;
     let provider = t
         .admin
         .dns_provider_create(&provider_request(
@@ -741,14 +727,14 @@ async fn dns01_wildcard_order_through_rfc2136_into_bind() {
 
 #[tokio::test]
 async fn accounts_need_eab_when_the_ca_requires_it() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(true).await;
+    }) = env(true).await
+    else {
+        return;
+    };
     let e = t
         .admin
         .acme_account_create(&account_request(&pebble))
@@ -769,16 +755,11 @@ async fn accounts_need_eab_when_the_ca_requires_it() {
 
 #[tokio::test]
 async fn failed_orders_say_why_and_notify() {
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env(false).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env(false).await;
+    };
     let channel = order_channel(&t).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let account = register(&t, &pebble).await;
 
     // The CA refuses a domain.
     let blocked = t
@@ -1245,34 +1226,39 @@ async fn run_with_receiver(
     mut handle: impl FnMut(&serde_json::Value),
 ) -> (OrderInfo, Vec<serde_json::Value>) {
     let mut seen = Vec::new();
-    let mut drain = |receiver: &mut DnsReceiver, seen: &mut Vec<serde_json::Value>| {
-        while let Ok((signed, event)) = receiver.received.try_recv() {
-            assert!(signed, "deliveries are signed: {event}");
-            handle(&event);
-            seen.push(event);
-        }
-    };
     let run = run_order(t, order);
     tokio::pin!(run);
     let done = loop {
         tokio::select! {
             o = &mut run => break o,
             _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
-                // As the scheduler does: a round that fails (a busy database under the whole
-                // suite's load) is tried again at the next tick.
-                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
-                    eprintln!("delivery round failed, retrying: {e}");
+                for e in deliver_round(t, receiver).await {
+                    handle(&e);
+                    seen.push(e);
                 }
-                drain(receiver, &mut seen);
             }
         }
     };
-    delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    drain(receiver, &mut seen);
+    for e in deliver_round(t, receiver).await {
+        handle(&e);
+        seen.push(e);
+    }
     (done, seen)
+}
+
+/// A delivery round as the scheduler runs it (one that fails, a busy database under the whole
+/// suite's load, is tried again at the next tick), and what `receiver` got, each checked to be
+/// signed. The receiver has them once the round is over: it answers after taking them.
+async fn deliver_round(t: &TestApp, receiver: &mut DnsReceiver) -> Vec<serde_json::Value> {
+    if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
+        eprintln!("delivery round failed, retrying: {e}");
+    }
+    let mut got = Vec::new();
+    while let Ok((signed, event)) = receiver.received.try_recv() {
+        assert!(signed, "deliveries are signed: {event}");
+        got.push(event);
+    }
+    got
 }
 
 fn of_type<'a>(seen: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
@@ -1281,17 +1267,17 @@ fn of_type<'a>(seen: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json
 
 #[tokio::test]
 async fn callback_provider_has_a_webhook_receiver_write_the_records() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let (mut receiver, channel, provider) = callback_setup(&t, "callback", 20).await;
     assert_eq!(provider.kind, DnsProviderKind::Callback);
     assert_eq!(provider.channel_id, Some(channel));
@@ -1391,17 +1377,17 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
 
 #[tokio::test]
 async fn manual_provider_order_waits_for_records_and_validate() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let provider = t
         .admin
         .dns_provider_create(&CreateDnsProviderRequest {
@@ -1480,17 +1466,17 @@ async fn manual_provider_order_waits_for_records_and_validate() {
 
 #[tokio::test]
 async fn accounts_change_contacts_and_roll_their_key_over() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind: _bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let changed = t
         .admin
         .acme_account_update(
@@ -1596,15 +1582,10 @@ async fn accounts_change_contacts_and_roll_their_key_over() {
 async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
     use crate::ui::{Browser, admin_token, csrf_of};
     use axum::http::StatusCode;
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env(false).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env(false).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    };
+    let account = register(&t, &pebble).await;
     let b = Browser::signed_in(&t.base_url, &admin_token(&t).await).await;
     let (status, form) = b.page("/orders/new").await;
     assert_eq!(status, StatusCode::OK);
@@ -1752,17 +1733,17 @@ async fn issue_events(t: &TestApp, order: Uuid) -> usize {
 /// records nothing.
 #[tokio::test]
 async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let (mut receiver, _, provider) = callback_setup(&t, "slow", 60).await;
     let lease = time::Duration::seconds(2);
     let two_leases = lease.unsigned_abs() * 2;
@@ -1784,10 +1765,7 @@ async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
         tokio::select! {
             r = &mut run => break r.unwrap(),
             _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
-                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
-                    eprintln!("delivery round failed, retrying: {e}");
-                }
-                while let Ok((_, e)) = receiver.received.try_recv() {
+                for e in deliver_round(&t, &mut receiver).await {
                     let r = &e["dns_record"];
                     let (name, value) = (r["record_name"].as_str().unwrap(), r["value"].as_str().unwrap());
                     match e["type"].as_str().unwrap() {
@@ -1870,12 +1848,7 @@ async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
         tokio::select! {
             r = &mut run => break r.unwrap(),
             _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
-                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
-                    eprintln!("delivery round failed, retrying: {e}");
-                }
-                while let Ok((_, e)) = receiver.received.try_recv() {
-                    seen.push(e);
-                }
+                seen.extend(deliver_round(&t, &mut receiver).await);
                 if !taken && !of_type(&seen, "dns.validation_required").is_empty() {
                     let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
                     assert!(
@@ -1902,13 +1875,7 @@ async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
         "stopped long before the deadline: {:?}",
         started.elapsed()
     );
-    delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    while let Ok((_, e)) = receiver.received.try_recv() {
-        seen.push(e);
-    }
+    seen.extend(deliver_round(&t, &mut receiver).await);
     let of_stolen = |event: &str| {
         of_type(&seen, event)
             .into_iter()
