@@ -29,7 +29,7 @@ use crate::notify::channels;
 use crate::notify::event::{DnsRecordNotice, EventType};
 use crate::notify::outbox;
 use crate::pki::{self, BundleInput, CertInfo};
-use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
+use crate::store::{AcmeCertificateRecord, CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
 
 /// Most names in one order (Let's Encrypt's limit).
 const MAX_DOMAINS: usize = 100;
@@ -41,6 +41,9 @@ const MAX_ATTEMPTS: u32 = 3;
 const ARI_MIN_RECHECK: Duration = Duration::minutes(5);
 const ARI_MAX_RECHECK: Duration = Duration::hours(24);
 const ARI_RETRY_ON_ERROR: Duration = Duration::hours(1);
+/// Renewal-information requests in flight at once: thousands of certificates are checked in
+/// minutes (well inside the renewal job's lease), and the CA sees a handful at a time.
+const ARI_CONCURRENCY: usize = 8;
 
 fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
     let bad = |what: &str| Error::Internal(format!("order {}: stored {what} is unknown", o.id));
@@ -1223,15 +1226,16 @@ impl App {
 
     /// Ask the CAs that offer renewal information (RFC 9773) about the ordered certificates
     /// due for a check, and bring their renewal forward into the suggested window when that
-    /// comes first. Returns how many certificates were checked.
+    /// comes first. Each account is loaded once; the certificates are asked about
+    /// `ARI_CONCURRENCY` at a time. Returns how many certificates were checked.
     pub async fn renewal_info_check_due(&self, now: OffsetDateTime, limit: u32) -> Result<usize> {
+        use futures_util::{StreamExt, TryStreamExt};
         let due = self.store.acme_certificates_ari_due(now, limit).await?;
         let mut accounts: std::collections::HashMap<Uuid, Option<instant_acme::Account>> =
             std::collections::HashMap::new();
+        let mut checks = Vec::with_capacity(due.len());
         for c in &due {
-            let cert = self.store.certificate_get(c.cert_id).await?;
-            let order = self.store.order_get(c.order_id).await?;
-            let (Some(cert), Some(order)) = (cert, order) else {
+            let Some(order) = self.store.order_get(c.order_id).await? else {
                 continue;
             };
             if let std::collections::hash_map::Entry::Vacant(slot) =
@@ -1245,34 +1249,55 @@ impl App {
                     }
                 });
             }
-            let Some(Some(account)) = accounts.get(&order.account_id) else {
-                self.store
-                    .acme_certificate_ari_checked(c.cert_id, c.renew_at, now + ARI_RETRY_ON_ERROR)
-                    .await?;
-                continue;
-            };
-            let ver = self.load_version(&cert, None).await?;
-            let (renew_at, next) = match acme::ari::advice(account, &ver.leaf_der).await {
-                Ok(acme::ari::Advice::Window {
-                    start,
-                    end,
-                    retry_after,
-                }) => {
-                    let wait = Duration::try_from(retry_after)
-                        .unwrap_or(ARI_MAX_RECHECK)
-                        .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
-                    (c.renew_at.min(acme::ari::pick(start, end)), now + wait)
-                }
-                Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
-                Err(f) => {
-                    tracing::warn!(cert_id = %c.cert_id, error = %f.message, "renewal information check failed");
-                    (c.renew_at, now + ARI_RETRY_ON_ERROR)
-                }
-            };
-            self.store
-                .acme_certificate_ari_checked(c.cert_id, renew_at, next)
-                .await?;
+            checks.push((c, order.account_id));
         }
+        futures_util::stream::iter(checks)
+            .map(Ok)
+            .try_for_each_concurrent(ARI_CONCURRENCY, |(c, account_id)| {
+                let account = accounts.get(&account_id).and_then(Option::as_ref);
+                self.renewal_info_check(c, account, now)
+            })
+            .await?;
         Ok(due.len())
+    }
+
+    /// Ask the CA (`account`, `None` when it could not be loaded) about ordered entry `c` and
+    /// record when to renew it and when to ask again.
+    async fn renewal_info_check(
+        &self,
+        c: &AcmeCertificateRecord,
+        account: Option<&instant_acme::Account>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let Some(cert) = self.store.certificate_get(c.cert_id).await? else {
+            return Ok(());
+        };
+        let Some(account) = account else {
+            return self
+                .store
+                .acme_certificate_ari_checked(c.cert_id, c.renew_at, now + ARI_RETRY_ON_ERROR)
+                .await;
+        };
+        let ver = self.load_version(&cert, None).await?;
+        let (renew_at, next) = match acme::ari::advice(account, &ver.leaf_der).await {
+            Ok(acme::ari::Advice::Window {
+                start,
+                end,
+                retry_after,
+            }) => {
+                let wait = Duration::try_from(retry_after)
+                    .unwrap_or(ARI_MAX_RECHECK)
+                    .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
+                (c.renew_at.min(acme::ari::pick(start, end)), now + wait)
+            }
+            Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
+            Err(f) => {
+                tracing::warn!(cert_id = %c.cert_id, error = %f.message, "renewal information check failed");
+                (c.renew_at, now + ARI_RETRY_ON_ERROR)
+            }
+        };
+        self.store
+            .acme_certificate_ari_checked(c.cert_id, renew_at, next)
+            .await
     }
 }

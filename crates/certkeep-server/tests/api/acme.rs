@@ -1990,3 +1990,127 @@ async fn channels_used_by_callback_providers_cannot_be_deleted() {
     assert!(t.admin.dns_provider_list().await.unwrap().items.is_empty());
     t.stop().await;
 }
+
+/// A TXT record set too large for a UDP answer: the nameserver sets the TC bit and leaves the
+/// answer out, so the propagation check asks again over TCP and finds the value there.
+#[tokio::test]
+async fn propagation_check_asks_again_over_tcp_when_the_answer_is_truncated() {
+    use certkeep_server::acme::dns;
+    if !tools_available() {
+        return;
+    }
+    let bind = Bind::start();
+    let name = "_acme-challenge.big.acme.test";
+    // Twelve values of 200 characters: some 2.5 kB, over the 1232 bytes a UDP answer holds.
+    for i in 0..12 {
+        bind.nsupdate(&format!(
+            "update add {name} 60 TXT \"{}\"",
+            format!("{i:02}").repeat(100)
+        ));
+    }
+    let value = "the-value-looked-for";
+    bind.nsupdate(&format!("update add {name} 60 TXT \"{value}\""));
+    let udp = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &bind.port.to_string(),
+            "+ignore",
+            "+bufsize=1232",
+            "TXT",
+            name,
+        ])
+        .output()
+        .unwrap();
+    let udp = String::from_utf8_lossy(&udp.stdout);
+    assert!(udp.contains(" tc"), "the UDP answer is truncated: {udp}");
+
+    let lookup = dns::Lookup {
+        resolver: bind.addr(),
+        nameserver_port: bind.port,
+    };
+    let zone = dns::parse_name("zone", ZONE).unwrap();
+    let record = dns::parse_name("name", name).unwrap();
+    let timeout = std::time::Duration::from_secs(2);
+    dns::wait_propagated(&lookup, &zone, &record, value, timeout)
+        .await
+        .unwrap();
+    let e = dns::wait_propagated(&lookup, &zone, &record, "not-there", timeout)
+        .await
+        .unwrap_err();
+    assert!(e.contains("does not serve it yet"), "{e}");
+}
+
+/// Renewal information is asked for several certificates at once, never more than eight at a
+/// time, and every one of them is checked.
+#[tokio::test]
+async fn renewal_information_is_asked_for_a_bounded_number_at_once() {
+    let Some(Env {
+        t,
+        pebble,
+        bind: _bind,
+    }) = env(false).await
+    else {
+        return;
+    };
+    let stub = crate::ari_stub::AriStub::start(&pebble).await;
+    let mut req = account_request(&pebble);
+    req.directory = stub.directory_url.clone();
+    let account = t.admin.acme_account_create(&req).await.unwrap();
+    for i in 0..12 {
+        let name = format!("ari{i}.acme.test");
+        t.admin
+            .order_create(&order(
+                &name,
+                &[name.as_str()],
+                account.id,
+                ChallengeType::Http01,
+            ))
+            .await
+            .unwrap();
+    }
+    let mut issued = 0;
+    for _ in 0..10 {
+        issued += order_job::run_once(&t.app, OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .issued;
+        if issued == 12 {
+            break;
+        }
+    }
+    assert_eq!(issued, 12);
+    let now = OffsetDateTime::now_utc();
+    stub.set_window(
+        now + time::Duration::days(10),
+        now + time::Duration::days(11),
+    );
+    stub.set_delay(std::time::Duration::from_millis(400));
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    let mut asked = stub.asked();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), 12, "each certificate once: {asked:?}");
+    let most = stub.max_in_flight();
+    assert!((2..=8).contains(&most), "{most} at once");
+    for c in t
+        .admin
+        .certificate_list(&Default::default())
+        .await
+        .unwrap()
+        .items
+    {
+        let state = t
+            .app
+            .store
+            .acme_certificate_get(c.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            state.renew_at <= now + time::Duration::days(11),
+            "{state:?}"
+        );
+    }
+    t.stop().await;
+}
