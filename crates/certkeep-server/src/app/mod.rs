@@ -12,7 +12,7 @@ mod tls;
 
 pub use chain::ChainEntry;
 pub use dashboard::{Dashboard, SOONEST, TIMELINE_WEEKS};
-pub use orders::{OrderLease, OrderRun};
+pub use orders::{AccountGate, OrderLease, OrderRun, OrderRuns};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session};
 pub use tls::{TlsMaterial, tls_files_revision, tls_from_files};
 
@@ -156,6 +156,8 @@ pub struct App {
     pub delivery_wakeup: tokio::sync::Notify,
     /// Identifies this process in job and delivery leases.
     pub instance_id: String,
+    /// The ACME orders this process runs now.
+    pub order_runs: OrderRuns,
 }
 
 const ROOT_KEY_SETTING: &str = "root_key_id";
@@ -388,6 +390,7 @@ impl App {
             http,
             delivery_wakeup: tokio::sync::Notify::new(),
             instance_id: format!("{}:{}", std::process::id(), Uuid::now_v7()),
+            order_runs: OrderRuns::default(),
         })
     }
 

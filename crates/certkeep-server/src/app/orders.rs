@@ -238,9 +238,96 @@ pub enum OrderRun {
     /// Cut short by something that passes (the CA refused a nonce three times in a row): back
     /// to pending for the next round.
     Retrying,
-    /// This replica lost its lease on the order (another took it over): it stopped and
-    /// recorded nothing; the holder of the lease finishes the order.
+    /// This replica lost its lease on the order (another took it over), or is shutting down:
+    /// it stopped and recorded nothing; the holder of the lease, or the next start, finishes
+    /// the order.
     LeaseLost,
+}
+
+/// This process's order runs, shared by the order job's rounds (which do not wait for one
+/// another, so that an order waiting an hour for DNS holds up no other): an order runs once
+/// here however many rounds find it; each ACME account has its slots of orders in flight and a
+/// gate around counting its hourly budget and starting one; and a signal stops them all at
+/// shutdown.
+pub struct OrderRuns {
+    running: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    accounts: std::sync::Mutex<std::collections::HashMap<Uuid, AccountGate>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// An ACME account's slots of orders in flight, and the gate around counting its budget and
+/// starting an order (so this process's own runs cannot overshoot the budget).
+#[derive(Clone)]
+pub struct AccountGate {
+    pub slots: std::sync::Arc<tokio::sync::Semaphore>,
+    pub start: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Order `id` is being run in this process until this is dropped.
+pub struct RunClaim<'a> {
+    runs: &'a OrderRuns,
+    id: Uuid,
+}
+
+impl Drop for RunClaim<'_> {
+    fn drop(&mut self) {
+        match self.runs.running.lock() {
+            Ok(mut r) => r.remove(&self.id),
+            Err(poisoned) => poisoned.into_inner().remove(&self.id),
+        };
+    }
+}
+
+impl Default for OrderRuns {
+    fn default() -> Self {
+        OrderRuns {
+            running: Default::default(),
+            accounts: Default::default(),
+            stop: tokio::sync::watch::channel(false).0,
+        }
+    }
+}
+
+impl OrderRuns {
+    /// Claim order `id` for a run here; `None` when one is already under way, or the process
+    /// is shutting down.
+    pub fn claim(&self, id: Uuid) -> Option<RunClaim<'_>> {
+        if *self.stop.borrow() {
+            return None;
+        }
+        let fresh = match self.running.lock() {
+            Ok(mut r) => r.insert(id),
+            Err(poisoned) => poisoned.into_inner().insert(id),
+        };
+        // Lazily: a claim made and dropped here would end the run already under way.
+        fresh.then(|| RunClaim { runs: self, id })
+    }
+
+    /// The gate of `account`, with `slots` orders in flight at most.
+    pub fn gate(&self, account: Uuid, slots: usize) -> AccountGate {
+        let new = || AccountGate {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots)),
+            start: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        };
+        match self.accounts.lock() {
+            Ok(mut a) => a.entry(account).or_insert_with(new).clone(),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .entry(account)
+                .or_insert_with(new)
+                .clone(),
+        }
+    }
+
+    /// Turns true when the process shuts down: runs stop (removing their DNS records) and
+    /// release their leases, so the next start or another replica takes the orders up at once.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
 }
 
 /// The lease under which the order job runs an order: its name in the job leases, held by

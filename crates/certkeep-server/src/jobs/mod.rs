@@ -95,20 +95,15 @@ pub mod order_job {
         pub waiting: usize,
         /// Held by another replica, or finished meanwhile.
         pub skipped: usize,
-        /// Taken over by another replica while this one ran it: stopped, nothing recorded.
+        /// Taken over by another replica while this one ran it, or stopped at shutdown:
+        /// nothing recorded.
         pub lease_lost: usize,
     }
 
     /// Renew lease `name` (taken at `start` for `lease`) every third of `lease` until it is
     /// lost: another owner holds it, or renewing failed for so long that it may lapse before
-    /// the next try. Then `lost` turns true and this returns; it never returns otherwise.
-    async fn keep_lease(
-        app: &App,
-        name: &str,
-        start: OffsetDateTime,
-        lease: time::Duration,
-        lost: watch::Sender<bool>,
-    ) {
+    /// the next try. Returns then, and never otherwise.
+    async fn keep_lease(app: &App, name: &str, start: OffsetDateTime, lease: time::Duration) {
         let began = tokio::time::Instant::now();
         let every: std::time::Duration = (lease / 3_i32).unsigned_abs();
         let mut held_until = start + lease;
@@ -138,7 +133,6 @@ pub mod order_job {
                 }
             }
         }
-        let _ = lost.send(true);
     }
 
     enum Round {
@@ -147,26 +141,20 @@ pub mod order_job {
         Skipped,
     }
 
-    /// Per account: the slots of orders in flight, and a gate around counting the budget and
-    /// starting an order, so this replica's own runs cannot overshoot the budget.
-    struct AccountGate {
-        slots: Arc<tokio::sync::Semaphore>,
-        start: Arc<tokio::sync::Mutex<()>>,
-    }
-
+    /// Take up the unfinished orders (those not already running in this process) and run
+    /// them, at most `PER_ACCOUNT` per account at once in this process; returns once they are
+    /// done. Rounds may overlap: the scheduler does not wait for one before the next.
     pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<OrderReport> {
         let orders = app.store.orders_unfinished(BATCH).await?;
-        let mut gates: std::collections::HashMap<uuid::Uuid, AccountGate> =
-            std::collections::HashMap::new();
         let budget = app.policy.acme.orders_per_account_per_hour;
         let lease_len = app.policy.acme.order_lease;
         let runs = orders.iter().map(|o| {
-            let gate = gates.entry(o.account_id).or_insert_with(|| AccountGate {
-                slots: Arc::new(tokio::sync::Semaphore::new(PER_ACCOUNT)),
-                start: Arc::new(tokio::sync::Mutex::new(())),
-            });
-            let (slots, start) = (gate.slots.clone(), gate.start.clone());
+            let crate::app::AccountGate { slots, start } =
+                app.order_runs.gate(o.account_id, PER_ACCOUNT);
             async move {
+                let Some(_claim) = app.order_runs.claim(o.id) else {
+                    return Ok(Round::Skipped);
+                };
                 let _slot = slots.acquire_owned().await.map_err(|e| {
                     crate::error::Error::Internal(format!("order slots closed: {e}"))
                 })?;
@@ -194,13 +182,23 @@ pub mod order_job {
                     name: lease.clone(),
                     lost,
                 };
+                let mut stopping = app.order_runs.stopping();
+                let until_lost = async {
+                    tokio::select! {
+                        () = keep_lease(app, &lease, now, lease_len) => {}
+                        _ = stopping.wait_for(|stop| *stop) => {
+                            tracing::info!(order_id = %o.id, "shutting down: the order stops and is taken up again");
+                        }
+                    }
+                    let _ = lost_tx.send(true);
+                };
                 let run = {
                     let work = app.order_run(o, now, &held);
                     tokio::pin!(work);
                     tokio::select! {
                         r = &mut work => r,
                         // Lost: the run sees it, winds down (its DNS records removed) and ends.
-                        () = keep_lease(app, &lease, now, lease_len, lost_tx) => work.await,
+                        () = until_lost => work.await,
                     }
                 };
                 // Only if still ours: a lease taken over stays with its new holder.
@@ -263,6 +261,7 @@ pub mod renewal_job {
 async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -272,13 +271,24 @@ async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "renewal_job failed; retrying next tick"),
                 }
-                match order_job::run_once(&app, now).await {
-                    Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),
-                }
+                // Each round runs on its own: an order waiting an hour for DNS holds up no
+                // later round (they leave the orders running here alone).
+                let app = app.clone();
+                rounds.spawn(async move {
+                    match order_job::run_once(&app, now).await {
+                        Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),
+                    }
+                });
+                while rounds.try_join_next().is_some() {}
             }
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                // Running orders stop, remove their records and release their leases.
+                app.order_runs.stop();
+                while rounds.join_next().await.is_some() {}
+                return;
+            }
         }
     }
 }

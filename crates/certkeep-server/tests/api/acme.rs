@@ -40,6 +40,22 @@ async fn env_configured(
     reject_nonces: bool,
     tweak: impl FnOnce(&mut certkeep_server::config::Config),
 ) -> Option<Env> {
+    env_scheduled(
+        eab_required,
+        reject_nonces,
+        tweak,
+        certkeep_server::jobs::Schedule::manual(),
+    )
+    .await
+}
+
+/// Peers and a server whose background jobs run on `schedule`.
+async fn env_scheduled(
+    eab_required: bool,
+    reject_nonces: bool,
+    tweak: impl FnOnce(&mut certkeep_server::config::Config),
+    schedule: certkeep_server::jobs::Schedule,
+) -> Option<Env> {
     if !tools_available() {
         return None;
     }
@@ -53,7 +69,7 @@ async fn env_configured(
     config.acme_http_listen = Some(format!("127.0.0.1:{}", pebble.http_port).parse().unwrap());
     config.acme_dns_resolver = Some(bind.addr());
     config.acme_dns_port = bind.port;
-    let t = TestApp::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await;
+    let t = TestApp::spawn_scheduled(dir, config, schedule).await;
     Some(Env { t, bind, pebble })
 }
 
@@ -1748,22 +1764,27 @@ async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
     let lease = time::Duration::seconds(2);
     let two_leases = lease.unsigned_abs() * 2;
     let record_delay = std::time::Duration::from_secs(5);
+    // Each replica's rounds in their own task, as in two processes: a round of b that waits
+    // on a's lock must not stop a's run from being polled.
     let (a, b) = (
-        replica(&t, &bind, lease).await,
+        std::sync::Arc::new(replica(&t, &bind, lease).await),
         replica(&t, &bind, lease).await,
     );
+    let round_of_a = || {
+        let a = a.clone();
+        tokio::spawn(async move { order_job::run_once(&a, OffsetDateTime::now_utc()).await })
+    };
     let created = dns_order(&t, "slow", &["slow.acme.test"], account, provider.id).await;
 
     // Replica a runs the order; the receiver creates the record only after `record_delay`.
     let started = std::time::Instant::now();
-    let run = order_job::run_once(&a, OffsetDateTime::now_utc());
-    tokio::pin!(run);
+    let mut run = round_of_a();
     let mut to_create: Vec<(std::time::Instant, String)> = Vec::new();
     let mut seen = Vec::new();
     let mut b_rounds = Vec::new();
     let report = loop {
         tokio::select! {
-            r = &mut run => break r.unwrap(),
+            r = &mut run => break r.unwrap().unwrap(),
             _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
                 for e in deliver_round(&t, &mut receiver).await {
                     let r = &e["dns_record"];
@@ -1840,13 +1861,12 @@ async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
     // nothing; the order stays with the new holder.
     let stolen = dns_order(&t, "stolen", &["stolen.acme.test"], account, provider.id).await;
     let started = std::time::Instant::now();
-    let run = order_job::run_once(&a, OffsetDateTime::now_utc());
-    tokio::pin!(run);
+    let mut run = round_of_a();
     let mut taken = false;
     let mut seen = Vec::new();
     let report = loop {
         tokio::select! {
-            r = &mut run => break r.unwrap(),
+            r = &mut run => break r.unwrap().unwrap(),
             _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
                 seen.extend(deliver_round(&t, &mut receiver).await);
                 if !taken && !of_type(&seen, "dns.validation_required").is_empty() {
@@ -2113,4 +2133,98 @@ async fn renewal_information_is_asked_for_a_bounded_number_at_once() {
         );
     }
     t.stop().await;
+}
+
+/// Poll order `id` until `done` holds of it (at most 30 s).
+async fn order_until(t: &TestApp, id: Uuid, done: impl Fn(&OrderInfo) -> bool) -> OrderInfo {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let o = t.admin.order_get(id).await.unwrap();
+        if done(&o) {
+            return o;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order {id} stayed {o:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// With the scheduler running, an order waiting for its DNS record (ten minutes at most) holds
+/// up no other order; at shutdown it stops at once, says its record may go, and releases its
+/// lease, so the next start (or another replica) takes it up without waiting for the lease.
+#[tokio::test]
+async fn an_order_waiting_for_dns_holds_up_no_other_and_stops_at_shutdown() {
+    let schedule = certkeep_server::jobs::Schedule {
+        order_poll: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let Some(Env { t, pebble, bind }) = env_scheduled(false, false, |_| {}, schedule).await else {
+        return;
+    };
+    let account = register(&t, &pebble).await;
+    // Its receiver never creates the record.
+    let (_receiver, channel, provider) = callback_setup(&t, "never", 600).await;
+    let waiting = dns_order(
+        &t,
+        "waiting",
+        &["waiting.acme.test"],
+        account.id,
+        provider.id,
+    )
+    .await;
+    order_until(&t, waiting.id, |o| o.status == OrderStatus::Validating).await;
+
+    let quick = t
+        .admin
+        .order_create(&order(
+            "quick",
+            &["quick.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let done = order_until(&t, quick.id, |o| {
+        matches!(o.status, OrderStatus::Issued | OrderStatus::Failed)
+    })
+    .await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(
+        t.admin.order_get(waiting.id).await.unwrap().status,
+        OrderStatus::Validating
+    );
+
+    let other = replica(&t, &bind, certkeep_server::acme::DEFAULT_ORDER_LEASE).await;
+    let began = std::time::Instant::now();
+    t.stop().await;
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(20),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
+    let o = other.store.order_get(waiting.id).await.unwrap().unwrap();
+    assert_eq!((o.status.as_str(), o.attempts), ("validating", 1));
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        other
+            .store
+            .lease_acquire(&order_job::lease_name(waiting.id), "next", now, now)
+            .await
+            .unwrap(),
+        "the lease was released"
+    );
+    let sent: Vec<String> = other
+        .store
+        .outbox_list(channel, None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    assert!(
+        sent.iter().any(|e| e == "dns.validation_completed"),
+        "{sent:?}"
+    );
 }
