@@ -2,7 +2,9 @@
 //! sent to the zone's primary, and the propagation check that asks every authoritative
 //! nameserver of the zone directly (no recursive cache in between) until all of them serve
 //! the record, with a growing pause between rounds and a deadline. A CNAME at
-//! `_acme-challenge.<domain>` is followed, so delegated validation names work.
+//! `_acme-challenge.<domain>` is followed, so delegated validation names work. Questions go
+//! over UDP, and again over TCP when the answer comes back truncated (a name with many TXT
+//! values, large NS sets).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use hickory_net::proto::rr::rdata::TXT;
 use hickory_net::proto::rr::rdata::tsig::TsigAlgorithm;
 use hickory_net::proto::rr::{DNSClass, Name, RData, Record, RecordType, TSigner};
 use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::tcp::TcpClientStream;
 use hickory_net::udp::UdpClientStream;
 use zeroize::Zeroizing;
 
@@ -154,12 +157,39 @@ impl Rfc2136 {
     }
 }
 
+/// A client asking `server` over TCP.
+async fn connect_tcp(server: SocketAddr) -> Result<Client<TokioRuntimeProvider>, String> {
+    let (stream, sender) = TcpClientStream::new(
+        server,
+        None,
+        Some(QUERY_TIMEOUT),
+        TokioRuntimeProvider::default(),
+    );
+    let stream = stream
+        .await
+        .map_err(|e| format!("cannot connect to {server} over TCP: {e}"))?;
+    let (client, bg) = Client::<TokioRuntimeProvider>::with_timeout(stream, sender, QUERY_TIMEOUT);
+    tokio::spawn(bg);
+    Ok(client)
+}
+
 async fn query(server: SocketAddr, name: &Name, rtype: RecordType) -> Result<Vec<RData>, String> {
+    let failed = |over: &str, e: &dyn std::fmt::Display| {
+        format!("{rtype} query for {name} at {server} ({over}) failed: {e}")
+    };
     let mut client = connect(server, None).await;
-    let resp = client
+    let mut resp = client
         .query(name.clone(), DNSClass::IN, rtype)
         .await
-        .map_err(|e| format!("{rtype} query for {name} at {server} failed: {e}"))?;
+        .map_err(|e| failed("UDP", &e))?;
+    // A truncated answer may lack the very record looked for: ask again where it fits.
+    if resp.metadata.truncation {
+        resp = connect_tcp(server)
+            .await?
+            .query(name.clone(), DNSClass::IN, rtype)
+            .await
+            .map_err(|e| failed("TCP", &e))?;
+    }
     match resp.metadata.response_code {
         ResponseCode::NoError | ResponseCode::NXDomain => Ok(resp
             .answers

@@ -23,6 +23,10 @@ pub struct Settings {
     pub renewal: crate::domain::renewal::RenewalPolicy,
     /// Orders started per account per hour at most.
     pub orders_per_account_per_hour: u32,
+    /// How long a replica's claim on an order lasts unless renewed; the replica running the
+    /// order renews it every third of that, so only a replica that died or lost the database
+    /// for that long leaves its order to another.
+    pub order_lease: time::Duration,
 }
 
 impl Settings {
@@ -40,6 +44,7 @@ impl Settings {
                 before_expiry: time::Duration::days(i64::from(c.acme_renew_days_before_expiry)),
             },
             orders_per_account_per_hour: c.acme_orders_per_account_per_hour,
+            order_lease: DEFAULT_ORDER_LEASE,
         }
     }
 }
@@ -62,6 +67,10 @@ fn system_resolver() -> std::net::SocketAddr {
             |ip| std::net::SocketAddr::new(ip, 53),
         )
 }
+
+/// Long enough that renewing it every third is cheap, short enough that an order whose
+/// replica died is taken up again within minutes.
+pub const DEFAULT_ORDER_LEASE: time::Duration = time::Duration::minutes(15);
 
 pub const LETSENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 pub const LETSENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
@@ -363,18 +372,26 @@ pub enum Outcome {
     Issued(String),
     /// Manual DNS-01: these records are to be created before the CA is asked to validate.
     AwaitingDns(Vec<DnsRecord>),
+    /// Told to stop (the caller lost its claim on the order) before the end.
+    Stopped,
 }
 
 /// Run one order to its certificate chain, or (manual DNS-01) to the records a person is to
-/// create. DNS-01 records written are removed before returning, whatever the outcome.
+/// create. When `stop` turns true (or its sender goes away) the run is abandoned wherever it
+/// is. DNS-01 records written are removed before returning, whatever the outcome.
 pub async fn run_order(
     account: &Account,
     spec: &OrderSpec<'_>,
     solver: &Solver<'_>,
     hooks: &impl OrderHooks,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<Outcome, Failure> {
     let mut written: Vec<DnsRecord> = Vec::new();
-    let result = run_order_inner(account, spec, solver, hooks, &mut written).await;
+    let result = tokio::select! {
+        r = run_order_inner(account, spec, solver, hooks, &mut written) => r,
+        // An error means nobody can say "stop" any more, nor keep the claim: stop as well.
+        _ = stop.wait_for(|stop| *stop) => Ok(Outcome::Stopped),
+    };
     if let Solver::Dns01 { writer, .. } = solver {
         for r in &written {
             match writer {

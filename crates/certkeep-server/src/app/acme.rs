@@ -266,11 +266,22 @@ fn ca_error(f: acme::Failure) -> Error {
 }
 
 impl App {
+    async fn account_record(&self, id: Uuid) -> Result<AcmeAccountRecord> {
+        self.store
+            .acme_account_get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("ACME account {id} not found")))
+    }
+
+    async fn provider_record(&self, id: Uuid) -> Result<DnsProviderRecord> {
+        self.store
+            .dns_provider_get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("DNS provider {id} not found")))
+    }
+
     /// Load the stored account `rec` for talking to its CA.
-    pub(super) async fn load_account(
-        &self,
-        rec: &AcmeAccountRecord,
-    ) -> Result<instant_acme::Account> {
+    pub async fn load_account(&self, rec: &AcmeAccountRecord) -> Result<instant_acme::Account> {
         let creds = self
             .keyring
             .open(&account_context(rec.id), &rec.credentials_sealed)?;
@@ -300,11 +311,7 @@ impl App {
         });
         let result = async {
             p.require(Role::Manager, None, "changing ACME accounts")?;
-            let mut rec = self
-                .store
-                .acme_account_get(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("ACME account {id} not found")))?;
+            let mut rec = self.account_record(id).await?;
             if let Some(name) = &req.name {
                 rec.name = domain::validate_name("name", name)?;
             }
@@ -334,16 +341,8 @@ impl App {
             rec.updated_at = whole_second(ctx.now);
             let mut tx = self.store.begin_write().await?;
             self.store.acme_account_update(&mut tx, &rec).await?;
-            self.record_in(
-                &mut tx,
-                ctx,
-                Some(&p),
-                ACTION,
-                Some(&target),
-                detail.clone(),
-            )
-            .await?;
-            tx.commit().await?;
+            self.commit_recorded(tx, ctx, Some(&p), ACTION, Some(&target), detail.clone())
+                .await?;
             Ok(account_info(&rec))
         }
         .await;
@@ -403,16 +402,11 @@ impl App {
             };
             let mut tx = self.store.begin_write().await?;
             self.store.acme_account_insert(&mut tx, &rec).await?;
-            self.record_in(
-                &mut tx,
-                ctx,
+            self.commit_recorded(tx, ctx,
                 Some(&p),
                 ACTION,
                 Some(&target),
-                json!({"name": rec.name, "directory_url": rec.directory_url, "eab_kid": rec.eab_kid}),
-            )
-            .await?;
-            tx.commit().await?;
+                json!({"name": rec.name, "directory_url": rec.directory_url, "eab_kid": rec.eab_kid}),).await?;
             Ok(account_info(&rec))
         }
         .await;
@@ -450,11 +444,7 @@ impl App {
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
             p.require(Role::Reader, p.group.as_deref(), "reading ACME accounts")?;
-            self.store
-                .acme_account_get(id)
-                .await?
-                .map(|a| account_info(&a))
-                .ok_or_else(|| Error::NotFound(format!("ACME account {id} not found")))
+            Ok(account_info(&self.account_record(id).await?))
         }
         .await;
         self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
@@ -481,9 +471,8 @@ impl App {
             if !self.store.acme_account_delete(&mut tx, id).await? {
                 return Err(Error::NotFound(format!("ACME account {id} not found")));
             }
-            self.record_in(&mut tx, ctx, Some(&p), ACTION, Some(&target), json!({}))
+            self.commit_recorded(tx, ctx, Some(&p), ACTION, Some(&target), json!({}))
                 .await?;
-            tx.commit().await?;
             Ok(())
         }
         .await;
@@ -601,21 +590,30 @@ impl App {
                 config: config
                     .map_err(|e| Error::Internal(format!("cannot encode provider settings: {e}")))?,
                 secret_sealed: self.keyring.seal(&provider_context(id), &secret)?,
+                channel_id: req.channel_id.filter(|_| kind == DnsProviderKind::Callback),
                 created_at: whole_second(ctx.now),
                 updated_at: whole_second(ctx.now),
             };
             let mut tx = self.store.begin_write().await?;
+            // The channel locked until the provider is stored: a delete of it waits, then
+            // finds the provider and is refused; one that went first leaves nothing to lock.
+            if let Some(channel_id) = rec.channel_id
+                && self
+                    .store
+                    .channel_get_for_update(&mut tx, channel_id)
+                    .await?
+                    .is_none()
+            {
+                return Err(Error::InvalidInput(format!(
+                    "`channel_id` {channel_id} names no notification channel"
+                )));
+            }
             self.store.dns_provider_insert(&mut tx, &rec).await?;
-            self.record_in(
-                &mut tx,
-                ctx,
+            self.commit_recorded(tx, ctx,
                 Some(&p),
                 ACTION,
                 Some(&target),
-                detail,
-            )
-            .await?;
-            tx.commit().await?;
+                detail,).await?;
             provider_info(&rec)
         }
         .await;
@@ -653,12 +651,7 @@ impl App {
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
             p.require(Role::Reader, p.group.as_deref(), "reading DNS providers")?;
-            let rec = self
-                .store
-                .dns_provider_get(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("DNS provider {id} not found")))?;
-            provider_info(&rec)
+            provider_info(&self.provider_record(id).await?)
         }
         .await;
         self.finish_read(ctx, &p, ACTION, Some(&target), result, json!({}))
@@ -685,9 +678,8 @@ impl App {
             if !self.store.dns_provider_delete(&mut tx, id).await? {
                 return Err(Error::NotFound(format!("DNS provider {id} not found")));
             }
-            self.record_in(&mut tx, ctx, Some(&p), ACTION, Some(&target), json!({}))
+            self.commit_recorded(tx, ctx, Some(&p), ACTION, Some(&target), json!({}))
                 .await?;
-            tx.commit().await?;
             Ok(())
         }
         .await;

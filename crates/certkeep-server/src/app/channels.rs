@@ -243,6 +243,22 @@ impl App {
             let rec = self
                 .lock_channel(&mut tx, &p, id, "deleting notification channels")
                 .await?;
+            // Checked under the channel's lock, in the transaction that deletes it: no
+            // provider can start using it in between (the database's key backs this up).
+            let users = self.store.dns_providers_using_channel(&mut tx, id).await?;
+            if !users.is_empty() {
+                let names: Vec<String> = users
+                    .iter()
+                    .map(|u| format!("{:?} ({})", u.name, u.id))
+                    .collect();
+                return Err(Error::Conflict(format!(
+                    "notification channel {:?} is used by the callback DNS provider{} {}; delete {} first",
+                    rec.name,
+                    if users.len() == 1 { "" } else { "s" },
+                    names.join(", "),
+                    if users.len() == 1 { "it" } else { "them" },
+                )));
+            }
             self.store.channel_delete(&mut tx, id).await?;
             self.record_in(
                 &mut tx,

@@ -12,7 +12,7 @@ mod tls;
 
 pub use chain::ChainEntry;
 pub use dashboard::{Dashboard, SOONEST, TIMELINE_WEEKS};
-pub use orders::OrderRun;
+pub use orders::{AccountGate, OrderLease, OrderRun, OrderRuns};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session};
 pub use tls::{TlsMaterial, tls_files_revision, tls_from_files};
 
@@ -173,6 +173,8 @@ pub struct App {
     pub delivery_wakeup: tokio::sync::Notify,
     /// Identifies this process in job and delivery leases.
     pub instance_id: String,
+    /// The ACME orders this process runs now.
+    pub order_runs: OrderRuns,
 }
 
 const ROOT_KEY_SETTING: &str = "root_key_id";
@@ -421,6 +423,7 @@ impl App {
             http,
             delivery_wakeup: tokio::sync::Notify::new(),
             instance_id: format!("{}:{}", std::process::id(), Uuid::now_v7()),
+            order_runs: OrderRuns::default(),
         })
     }
 
@@ -671,6 +674,22 @@ impl App {
         Ok(())
     }
 
+    /// Append the success event inside `tx` and commit the work with it.
+    async fn commit_recorded(
+        &self,
+        mut tx: WriteTx,
+        ctx: &RequestCtx,
+        p: Option<&Principal>,
+        action: &str,
+        target: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        self.record_in(&mut tx, ctx, p, action, target, detail)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Finish a read: audit its outcome (before anything is returned), then hand it back.
     async fn finish_read<T>(
         &self,
@@ -710,6 +729,20 @@ impl App {
             Some(r) if p.reaches_group(r.group.as_deref()) => Ok(r),
             _ => Err(Error::NotFound(format!("certificate {id} not found"))),
         }
+    }
+
+    /// An entry the caller may see and act on with `role` (`what` names the act if refused);
+    /// not locked, for acts whose writes go elsewhere (the CA, the order tables).
+    async fn certificate_for(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        role: Role,
+        what: &str,
+    ) -> Result<CertificateRecord> {
+        let rec = self.visible_certificate(p, id).await?;
+        p.require(role, rec.group.as_deref(), what)?;
+        Ok(rec)
     }
 
     /// Lock entry `id` inside `tx` for a change that needs `role`; an entry the caller cannot

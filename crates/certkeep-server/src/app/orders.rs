@@ -29,7 +29,7 @@ use crate::notify::channels;
 use crate::notify::event::{DnsRecordNotice, EventType};
 use crate::notify::outbox;
 use crate::pki::{self, BundleInput, CertInfo};
-use crate::store::{CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
+use crate::store::{AcmeCertificateRecord, CertificateRecord, OrderOutcome, OrderRecord, WriteTx};
 
 /// Most names in one order (Let's Encrypt's limit).
 const MAX_DOMAINS: usize = 100;
@@ -41,6 +41,9 @@ const MAX_ATTEMPTS: u32 = 3;
 const ARI_MIN_RECHECK: Duration = Duration::minutes(5);
 const ARI_MAX_RECHECK: Duration = Duration::hours(24);
 const ARI_RETRY_ON_ERROR: Duration = Duration::hours(1);
+/// Renewal-information requests in flight at once: thousands of certificates are checked in
+/// minutes (well inside the renewal job's lease), and the CA sees a handful at a time.
+const ARI_CONCURRENCY: usize = 8;
 
 fn order_info(o: &OrderRecord) -> Result<OrderInfo> {
     let bad = |what: &str| Error::Internal(format!("order {}: stored {what} is unknown", o.id));
@@ -221,6 +224,8 @@ enum Obtained {
     Issued(String, Zeroizing<Vec<u8>>),
     /// Manual DNS-01: the records to create first.
     AwaitingDns(Vec<acme::DnsRecord>),
+    /// The lease was lost mid-run: abandoned.
+    Stopped,
 }
 
 /// What one run of an order came to.
@@ -233,16 +238,112 @@ pub enum OrderRun {
     /// Cut short by something that passes (the CA refused a nonce three times in a row): back
     /// to pending for the next round.
     Retrying,
+    /// This replica lost its lease on the order (another took it over), or is shutting down:
+    /// it stopped and recorded nothing; the holder of the lease, or the next start, finishes
+    /// the order.
+    LeaseLost,
+}
+
+/// This process's order runs, shared by the order job's rounds (which do not wait for one
+/// another, so that an order waiting an hour for DNS holds up no other): an order runs once
+/// here however many rounds find it; each ACME account has its slots of orders in flight and a
+/// gate around counting its hourly budget and starting one; and a signal stops them all at
+/// shutdown.
+pub struct OrderRuns {
+    running: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    accounts: std::sync::Mutex<std::collections::HashMap<Uuid, AccountGate>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// An ACME account's slots of orders in flight, and the gate around counting its budget and
+/// starting an order (so this process's own runs cannot overshoot the budget).
+#[derive(Clone)]
+pub struct AccountGate {
+    pub slots: std::sync::Arc<tokio::sync::Semaphore>,
+    pub start: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Order `id` is being run in this process until this is dropped.
+pub struct RunClaim<'a> {
+    runs: &'a OrderRuns,
+    id: Uuid,
+}
+
+impl Drop for RunClaim<'_> {
+    fn drop(&mut self) {
+        match self.runs.running.lock() {
+            Ok(mut r) => r.remove(&self.id),
+            Err(poisoned) => poisoned.into_inner().remove(&self.id),
+        };
+    }
+}
+
+impl Default for OrderRuns {
+    fn default() -> Self {
+        OrderRuns {
+            running: Default::default(),
+            accounts: Default::default(),
+            stop: tokio::sync::watch::channel(false).0,
+        }
+    }
+}
+
+impl OrderRuns {
+    /// Claim order `id` for a run here; `None` when one is already under way, or the process
+    /// is shutting down.
+    pub fn claim(&self, id: Uuid) -> Option<RunClaim<'_>> {
+        if *self.stop.borrow() {
+            return None;
+        }
+        let fresh = match self.running.lock() {
+            Ok(mut r) => r.insert(id),
+            Err(poisoned) => poisoned.into_inner().insert(id),
+        };
+        // Lazily: a claim made and dropped here would end the run already under way.
+        fresh.then(|| RunClaim { runs: self, id })
+    }
+
+    /// The gate of `account`, with `slots` orders in flight at most.
+    pub fn gate(&self, account: Uuid, slots: usize) -> AccountGate {
+        let new = || AccountGate {
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(slots)),
+            start: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        };
+        match self.accounts.lock() {
+            Ok(mut a) => a.entry(account).or_insert_with(new).clone(),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .entry(account)
+                .or_insert_with(new)
+                .clone(),
+        }
+    }
+
+    /// Turns true when the process shuts down: runs stop (removing their DNS records) and
+    /// release their leases, so the next start or another replica takes the orders up at once.
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// The lease under which the order job runs an order: its name in the job leases, held by
+/// this instance, and a signal that turns true once it is lost (or cannot be kept).
+pub struct OrderLease {
+    pub name: String,
+    pub lost: tokio::sync::watch::Receiver<bool>,
 }
 
 impl App {
-    fn visible_order(
-        &self,
-        p: &Principal,
-        o: Option<OrderRecord>,
-        id: Uuid,
-    ) -> Result<OrderRecord> {
-        o.filter(|o| p.reaches_group(o.group.as_deref()))
+    /// An order the caller may see; others' are "not found".
+    async fn visible_order(&self, p: &Principal, id: Uuid) -> Result<OrderRecord> {
+        self.store
+            .order_get(id)
+            .await?
+            .filter(|o| p.reaches_group(o.group.as_deref()))
             .ok_or_else(|| Error::NotFound(format!("order {id} not found")))
     }
 
@@ -333,16 +434,11 @@ impl App {
             };
             let mut tx = self.store.begin_write().await?;
             self.store.order_insert(&mut tx, &rec).await?;
-            self.record_in(
-                &mut tx,
-                ctx,
+            self.commit_recorded(tx, ctx,
                 Some(&p),
                 ACTION,
                 Some(&target),
-                json!({"name": rec.name, "domains": rec.domains, "challenge": rec.challenge, "account_id": rec.account_id}),
-            )
-            .await?;
-            tx.commit().await?;
+                json!({"name": rec.name, "domains": rec.domains, "challenge": rec.challenge, "account_id": rec.account_id}),).await?;
             order_info(&rec)
         }
         .await;
@@ -384,7 +480,7 @@ impl App {
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
             p.require(Role::Reader, p.group.as_deref(), "reading an order")?;
-            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            let o = self.visible_order(&p, id).await?;
             order_info(&o)
         }
         .await;
@@ -400,7 +496,7 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let o = self.visible_order(&p, self.store.order_get(id).await?, id)?;
+            let o = self.visible_order(&p, id).await?;
             p.require(Role::Manager, o.group.as_deref(), "validating an order")?;
             let mut tx = self.store.begin_write().await?;
             if !self
@@ -413,8 +509,8 @@ impl App {
                     o.status
                 )));
             }
-            self.record_in(
-                &mut tx,
+            self.commit_recorded(
+                tx,
                 ctx,
                 Some(&p),
                 ACTION,
@@ -422,22 +518,42 @@ impl App {
                 json!({"name": o.name}),
             )
             .await?;
-            tx.commit().await?;
-            let o = self
-                .store
-                .order_get(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("order {id} not found")))?;
-            order_info(&o)
+            order_info(&self.visible_order(&p, id).await?)
         }
         .await;
         self.finish_write(ctx, &p, ACTION, Some(&target), result, json!({}))
             .await
     }
 
-    /// Run `order` (already marked validating by the caller, who holds its lease) to its end.
+    /// Begin the transaction that records the end of a run, if this instance still holds the
+    /// order's lease (kept so until the transaction ends); `None` when it was taken over.
+    async fn begin_fenced(
+        &self,
+        order: &OrderRecord,
+        lease: &OrderLease,
+    ) -> Result<Option<WriteTx>> {
+        let mut tx = self.store.begin_write().await?;
+        if self
+            .store
+            .lease_held(&mut tx, &lease.name, &self.instance_id)
+            .await?
+        {
+            Ok(Some(tx))
+        } else {
+            tracing::warn!(order_id = %order.id, "lost the order's lease; leaving it to the replica that holds it");
+            Ok(None)
+        }
+    }
+
+    /// Run `order` (already marked validating by the caller, who holds `lease` on it and keeps
+    /// it) to its end. Its end is recorded only while the lease is still held.
     #[instrument(skip_all, fields(order_id = %order.id))]
-    pub async fn order_run(&self, order: &OrderRecord, now: OffsetDateTime) -> Result<OrderRun> {
+    pub async fn order_run(
+        &self,
+        order: &OrderRecord,
+        now: OffsetDateTime,
+        lease: &OrderLease,
+    ) -> Result<OrderRun> {
         let key_type = KeyType::parse(&order.key_type).unwrap_or_default();
         // `attempts` counts earlier runs: more than a few means each one was cut short (a crash,
         // a lost lease), and trying forever would only hammer the CA.
@@ -447,9 +563,10 @@ impl App {
                 order.attempts
             )))
         } else {
-            self.order_obtain(order, key_type, now).await
+            self.order_obtain(order, key_type, now, lease).await
         };
         let failure = match outcome {
+            Ok(Obtained::Stopped) => return Ok(OrderRun::LeaseLost),
             Ok(Obtained::AwaitingDns(records)) => {
                 let records: Vec<DnsRecordInfo> = records
                     .iter()
@@ -462,7 +579,9 @@ impl App {
                     .collect();
                 let json = serde_json::to_string(&records)
                     .map_err(|e| Error::Internal(format!("cannot encode DNS records: {e}")))?;
-                let mut tx = self.store.begin_write().await?;
+                let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+                    return Ok(OrderRun::LeaseLost);
+                };
                 if self
                     .store
                     .order_await_dns(&mut tx, order.id, &json, now)
@@ -483,7 +602,9 @@ impl App {
                 return Ok(OrderRun::AwaitingDns);
             }
             Ok(Obtained::Issued(chain_pem, key_pkcs8)) => {
-                let mut tx = self.store.begin_write().await?;
+                let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+                    return Ok(OrderRun::LeaseLost);
+                };
                 self.store.http_challenges_clear(&mut tx, order.id).await?;
                 match self
                     .order_store_issued(&mut tx, order, &chain_pem, &key_pkcs8, now)
@@ -516,13 +637,17 @@ impl App {
             .is_some_and(|k| k == "urn:ietf:params:acme:error:badNonce");
         if transient && order.attempts + 1 < MAX_ATTEMPTS {
             tracing::warn!(order_id = %order.id, error = %failure.message, "order interrupted; it runs again");
-            let mut tx = self.store.begin_write().await?;
+            let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+                return Ok(OrderRun::LeaseLost);
+            };
             self.store.http_challenges_clear(&mut tx, order.id).await?;
             self.store.order_requeue(&mut tx, order.id, now).await?;
             tx.commit().await?;
             return Ok(OrderRun::Retrying);
         }
-        let mut tx = self.store.begin_write().await?;
+        let Some(mut tx) = self.begin_fenced(order, lease).await? else {
+            return Ok(OrderRun::LeaseLost);
+        };
         self.store.http_challenges_clear(&mut tx, order.id).await?;
         self.order_store_failed(&mut tx, order, &failure, now)
             .await?;
@@ -584,6 +709,7 @@ impl App {
         order: &OrderRecord,
         key_type: KeyType,
         now: OffsetDateTime,
+        lease: &OrderLease,
     ) -> std::result::Result<Obtained, Failure> {
         let internal = |e: Error| Failure::new(e.to_string());
         let account_rec = self
@@ -683,11 +809,13 @@ impl App {
             existing_url: order.order_url.as_deref().filter(|_| manual),
         };
         Ok(
-            match acme::run_order(&account, &spec, &solver, &hooks).await? {
+            match acme::run_order(&account, &spec, &solver, &hooks, &mut lease.lost.clone()).await?
+            {
                 acme::Outcome::Issued(chain) => {
                     Obtained::Issued(chain, Zeroizing::new(key.serialize_der()))
                 }
                 acme::Outcome::AwaitingDns(records) => Obtained::AwaitingDns(records),
+                acme::Outcome::Stopped => Obtained::Stopped,
             },
         )
     }
@@ -992,16 +1120,11 @@ impl App {
             return Ok(None);
         }
         self.store.order_insert(&mut tx, &rec).await?;
-        self.record_in(
-            &mut tx,
-            ctx,
+        self.commit_recorded(tx, ctx,
             p,
             actions::ORDER_CREATE,
             Some(&rec.id.to_string()),
-            json!({"name": rec.name, "renews_certificate_id": cert_id, "rekey": rekey, "automatic": p.is_none()}),
-        )
-        .await?;
-        tx.commit().await?;
+            json!({"name": rec.name, "renews_certificate_id": cert_id, "rekey": rekey, "automatic": p.is_none()}),).await?;
         Ok(Some(rec))
     }
 
@@ -1017,8 +1140,7 @@ impl App {
         let target = id.to_string();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let cert = self.visible_certificate(&p, id).await?;
-            p.require(Role::Manager, cert.group.as_deref(), "renewing a certificate")?;
+            let cert = self.certificate_for(&p, id, Role::Manager, "renewing a certificate").await?;
             if cert.deleted_at.is_some() {
                 return Err(Error::Conflict(format!(
                     "certificate {id} is deleted; restore it before renewing"
@@ -1092,12 +1214,8 @@ impl App {
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let detail = json!({"auto_renew": req.auto_renew});
         let result = async {
-            let cert = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                cert.group.as_deref(),
-                "changing automatic renewal",
-            )?;
+            self.certificate_for(&p, id, Role::Manager, "changing automatic renewal")
+                .await?;
             let mut tx = self.store.begin_write().await?;
             if !self
                 .store
@@ -1108,16 +1226,8 @@ impl App {
                     "certificate {id} was not ordered through certkeep, so it has no renewal"
                 )));
             }
-            self.record_in(
-                &mut tx,
-                ctx,
-                Some(&p),
-                ACTION,
-                Some(&target),
-                detail.clone(),
-            )
-            .await?;
-            tx.commit().await?;
+            self.commit_recorded(tx, ctx, Some(&p), ACTION, Some(&target), detail.clone())
+                .await?;
             self.renewal_state(&p, id).await
         }
         .await;
@@ -1173,12 +1283,9 @@ impl App {
         let reason = req.reason.unwrap_or_default();
         let p = self.authenticate(ctx, ACTION, Some(&target)).await?;
         let result = async {
-            let cert = self.visible_certificate(&p, id).await?;
-            p.require(
-                Role::Manager,
-                cert.group.as_deref(),
-                "revoking a certificate",
-            )?;
+            let cert = self
+                .certificate_for(&p, id, Role::Manager, "revoking a certificate")
+                .await?;
             let account = self.account_of(id).await?;
             let ver = self.load_version(&cert, None).await?;
             acme::revoke(&account, &ver.leaf_der, reason)
@@ -1207,15 +1314,16 @@ impl App {
 
     /// Ask the CAs that offer renewal information (RFC 9773) about the ordered certificates
     /// due for a check, and bring their renewal forward into the suggested window when that
-    /// comes first. Returns how many certificates were checked.
+    /// comes first. Each account is loaded once; the certificates are asked about
+    /// `ARI_CONCURRENCY` at a time. Returns how many certificates were checked.
     pub async fn renewal_info_check_due(&self, now: OffsetDateTime, limit: u32) -> Result<usize> {
+        use futures_util::{StreamExt, TryStreamExt};
         let due = self.store.acme_certificates_ari_due(now, limit).await?;
         let mut accounts: std::collections::HashMap<Uuid, Option<instant_acme::Account>> =
             std::collections::HashMap::new();
+        let mut checks = Vec::with_capacity(due.len());
         for c in &due {
-            let cert = self.store.certificate_get(c.cert_id).await?;
-            let order = self.store.order_get(c.order_id).await?;
-            let (Some(cert), Some(order)) = (cert, order) else {
+            let Some(order) = self.store.order_get(c.order_id).await? else {
                 continue;
             };
             if let std::collections::hash_map::Entry::Vacant(slot) =
@@ -1229,53 +1337,68 @@ impl App {
                     }
                 });
             }
-            let Some(Some(account)) = accounts.get(&order.account_id) else {
-                self.store
-                    .acme_certificate_ari_checked(c.cert_id, c.renew_at, now + ARI_RETRY_ON_ERROR)
-                    .await?;
-                continue;
-            };
-            let ver = self.load_version(&cert, None).await?;
-            let (renew_at, next) = match acme::ari::advice(account, &ver.leaf_der).await {
-                Ok(acme::ari::Advice::Window {
-                    start,
-                    end,
-                    retry_after,
-                }) => {
-                    let wait = Duration::try_from(retry_after)
-                        .unwrap_or(ARI_MAX_RECHECK)
-                        .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
-                    // A renewal being retried keeps its backoff; otherwise the time holds
-                    // while inside the window (no drift to its start on every check).
-                    let at = if c.failures > 0 {
-                        c.renew_at
-                    } else {
-                        let own = renewal::renew_at(
-                            &self.policy.acme.renewal,
-                            cert.id,
-                            cert.info.not_before,
-                            cert.info.not_after,
-                        );
-                        acme::ari::reschedule(
-                            c.renew_at,
-                            own,
-                            start,
-                            end,
-                            acme::ari::pick(start, end),
-                        )
-                    };
-                    (at, now + wait)
-                }
-                Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
-                Err(f) => {
-                    tracing::warn!(cert_id = %c.cert_id, error = %f.message, "renewal information check failed");
-                    (c.renew_at, now + ARI_RETRY_ON_ERROR)
-                }
-            };
-            self.store
-                .acme_certificate_ari_checked(c.cert_id, renew_at, next)
-                .await?;
+            checks.push((c, order.account_id));
         }
+        futures_util::stream::iter(checks)
+            .map(Ok)
+            .try_for_each_concurrent(ARI_CONCURRENCY, |(c, account_id)| {
+                let account = accounts.get(&account_id).and_then(Option::as_ref);
+                self.renewal_info_check(c, account, now)
+            })
+            .await?;
         Ok(due.len())
+    }
+
+    /// Ask the CA (`account`, `None` when it could not be loaded) about ordered entry `c` and
+    /// record when to renew it and when to ask again.
+    async fn renewal_info_check(
+        &self,
+        c: &AcmeCertificateRecord,
+        account: Option<&instant_acme::Account>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let Some(cert) = self.store.certificate_get(c.cert_id).await? else {
+            return Ok(());
+        };
+        let Some(account) = account else {
+            return self
+                .store
+                .acme_certificate_ari_checked(c.cert_id, c.renew_at, now + ARI_RETRY_ON_ERROR)
+                .await;
+        };
+        let ver = self.load_version(&cert, None).await?;
+        let (renew_at, next) = match acme::ari::advice(account, &ver.leaf_der).await {
+            Ok(acme::ari::Advice::Window {
+                start,
+                end,
+                retry_after,
+            }) => {
+                let wait = Duration::try_from(retry_after)
+                    .unwrap_or(ARI_MAX_RECHECK)
+                    .clamp(ARI_MIN_RECHECK, ARI_MAX_RECHECK);
+                // A renewal being retried keeps its backoff; otherwise the time holds while
+                // inside the window (no drift to its start on every check).
+                let at = if c.failures > 0 {
+                    c.renew_at
+                } else {
+                    let own = renewal::renew_at(
+                        &self.policy.acme.renewal,
+                        cert.id,
+                        cert.info.not_before,
+                        cert.info.not_after,
+                    );
+                    acme::ari::reschedule(c.renew_at, own, start, end, acme::ari::pick(start, end))
+                };
+                (at, now + wait)
+            }
+            Ok(acme::ari::Advice::Unsupported) => (c.renew_at, now + ARI_MAX_RECHECK),
+            Err(f) => {
+                tracing::warn!(cert_id = %c.cert_id, error = %f.message, "renewal information check failed");
+                (c.renew_at, now + ARI_RETRY_ON_ERROR)
+            }
+        };
+        self.store
+            .acme_certificate_ari_checked(c.cert_id, renew_at, next)
+            .await
     }
 }

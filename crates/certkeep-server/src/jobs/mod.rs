@@ -61,14 +61,21 @@ pub mod delivery_job {
     }
 }
 
-/// Run the unfinished ACME orders, each on one replica at a time (a lease per order).
+/// Run the unfinished ACME orders, each on one replica at a time (a lease per order). The
+/// replica running an order renews its lease every third of the lease's length while it works
+/// (a DNS propagation wait may take an hour, far longer than the lease), so the lease lapses
+/// only when the replica died or lost the database; a run that finds its lease taken over
+/// stops, removes its DNS records and records nothing: the end of a run is written only in a
+/// transaction that checks the lease is still its own.
 pub mod order_job {
     use super::*;
-    use crate::app::OrderRun;
+    use crate::app::{OrderLease, OrderRun};
 
-    /// Longest an order's lease lasts: validation, DNS propagation and issuance fit in it; a
-    /// replica that died mid-order leaves it to another once it lapses.
-    const LEASE: time::Duration = time::Duration::minutes(15);
+    /// The name of the lease on order `id` in the job leases.
+    pub fn lease_name(id: uuid::Uuid) -> String {
+        format!("acme_order:{id}")
+    }
+
     /// Orders taken up per round, run at the same time.
     const BATCH: u32 = 32;
     /// Orders of one ACME account in flight at once from this replica: the CA sees a steady
@@ -88,6 +95,44 @@ pub mod order_job {
         pub waiting: usize,
         /// Held by another replica, or finished meanwhile.
         pub skipped: usize,
+        /// Taken over by another replica while this one ran it, or stopped at shutdown:
+        /// nothing recorded.
+        pub lease_lost: usize,
+    }
+
+    /// Renew lease `name` (taken at `start` for `lease`) every third of `lease` until it is
+    /// lost: another owner holds it, or renewing failed for so long that it may lapse before
+    /// the next try. Returns then, and never otherwise.
+    async fn keep_lease(app: &App, name: &str, start: OffsetDateTime, lease: time::Duration) {
+        let began = tokio::time::Instant::now();
+        let every: std::time::Duration = (lease / 3_i32).unsigned_abs();
+        let mut held_until = start + lease;
+        loop {
+            tokio::time::sleep(every).await;
+            // The round's `now` moved on by the time that really passed.
+            let now = start + began.elapsed();
+            match app
+                .store
+                .lease_acquire(name, &app.instance_id, now, now + lease)
+                .await
+            {
+                Ok(true) => held_until = now + lease,
+                Ok(false) => {
+                    tracing::warn!(
+                        lease = name,
+                        "another replica took the order's lease over; stopping"
+                    );
+                    break;
+                }
+                Err(e) if now + every < held_until => {
+                    tracing::warn!(lease = name, error = %e, "cannot renew the order's lease; trying again");
+                }
+                Err(e) => {
+                    tracing::warn!(lease = name, error = %e, "cannot renew the order's lease before it lapses; stopping");
+                    break;
+                }
+            }
+        }
     }
 
     enum Round {
@@ -96,29 +141,24 @@ pub mod order_job {
         Skipped,
     }
 
-    /// Per account: the slots of orders in flight, and a gate around counting the budget and
-    /// starting an order, so this replica's own runs cannot overshoot the budget.
-    struct AccountGate {
-        slots: Arc<tokio::sync::Semaphore>,
-        start: Arc<tokio::sync::Mutex<()>>,
-    }
-
+    /// Take up the unfinished orders (those not already running in this process) and run
+    /// them, at most `PER_ACCOUNT` per account at once in this process; returns once they are
+    /// done. Rounds may overlap: the scheduler does not wait for one before the next.
     pub async fn run_once(app: &App, now: OffsetDateTime) -> Result<OrderReport> {
         let orders = app.store.orders_unfinished(BATCH).await?;
-        let mut gates: std::collections::HashMap<uuid::Uuid, AccountGate> =
-            std::collections::HashMap::new();
         let budget = app.policy.acme.orders_per_account_per_hour;
+        let lease_len = app.policy.acme.order_lease;
         let runs = orders.iter().map(|o| {
-            let gate = gates.entry(o.account_id).or_insert_with(|| AccountGate {
-                slots: Arc::new(tokio::sync::Semaphore::new(PER_ACCOUNT)),
-                start: Arc::new(tokio::sync::Mutex::new(())),
-            });
-            let (slots, start) = (gate.slots.clone(), gate.start.clone());
+            let crate::app::AccountGate { slots, start } =
+                app.order_runs.gate(o.account_id, PER_ACCOUNT);
             async move {
+                let Some(_claim) = app.order_runs.claim(o.id) else {
+                    return Ok(Round::Skipped);
+                };
                 let _slot = slots.acquire_owned().await.map_err(|e| {
                     crate::error::Error::Internal(format!("order slots closed: {e}"))
                 })?;
-                let lease = format!("acme_order:{}", o.id);
+                let lease = lease_name(o.id);
                 {
                     let _starting = start.lock().await;
                     let started = app
@@ -130,14 +170,38 @@ pub mod order_job {
                     }
                     if !app
                         .store
-                        .lease_acquire(&lease, &app.instance_id, now, now + LEASE)
+                        .lease_acquire(&lease, &app.instance_id, now, now + lease_len)
                         .await?
                         || !app.store.order_start(o.id, now).await?
                     {
                         return Ok(Round::Skipped);
                     }
                 }
-                let run = app.order_run(o, now).await;
+                let (lost_tx, lost) = watch::channel(false);
+                let held = OrderLease {
+                    name: lease.clone(),
+                    lost,
+                };
+                let mut stopping = app.order_runs.stopping();
+                let until_lost = async {
+                    tokio::select! {
+                        () = keep_lease(app, &lease, now, lease_len) => {}
+                        _ = stopping.wait_for(|stop| *stop) => {
+                            tracing::info!(order_id = %o.id, "shutting down: the order stops and is taken up again");
+                        }
+                    }
+                    let _ = lost_tx.send(true);
+                };
+                let run = {
+                    let work = app.order_run(o, now, &held);
+                    tokio::pin!(work);
+                    tokio::select! {
+                        r = &mut work => r,
+                        // Lost: the run sees it, winds down (its DNS records removed) and ends.
+                        () = until_lost => work.await,
+                    }
+                };
+                // Only if still ours: a lease taken over stays with its new holder.
                 app.store.lease_release(&lease, &app.instance_id).await?;
                 run.map(Round::Ran)
             }
@@ -149,6 +213,7 @@ pub mod order_job {
                 Round::Ran(OrderRun::Failed) => report.failed += 1,
                 Round::Ran(OrderRun::AwaitingDns) => report.awaiting_dns += 1,
                 Round::Ran(OrderRun::Retrying) => report.retrying += 1,
+                Round::Ran(OrderRun::LeaseLost) => report.lease_lost += 1,
                 Round::Waiting => report.waiting += 1,
                 Round::Skipped => report.skipped += 1,
             }
@@ -196,6 +261,7 @@ pub mod renewal_job {
 async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -205,13 +271,24 @@ async fn order_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "renewal_job failed; retrying next tick"),
                 }
-                match order_job::run_once(&app, now).await {
-                    Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),
-                }
+                // Each round runs on its own: an order waiting an hour for DNS holds up no
+                // later round (they leave the orders running here alone).
+                let app = app.clone();
+                rounds.spawn(async move {
+                    match order_job::run_once(&app, now).await {
+                        Ok(r) if r.issued + r.failed > 0 => tracing::info!(issued = r.issued, failed = r.failed, "order_job round"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "order_job failed; retrying next tick"),
+                    }
+                });
+                while rounds.try_join_next().is_some() {}
             }
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                // Running orders stop, remove their records and release their leases.
+                app.order_runs.stop();
+                while rounds.join_next().await.is_some() {}
+                return;
+            }
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct DnsProviderRecord {
     pub kind: String,
     pub config: String,
     pub secret_sealed: Vec<u8>,
+    /// A callback provider's webhook channel (also in `config`), which the database keeps
+    /// from being deleted while the provider exists.
+    pub channel_id: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -98,10 +101,15 @@ pub struct OrderOutcome<'a> {
 
 const ACCOUNT_COLUMNS: &str = "id, name, directory_url, contact, eab_kid, ca_root_pem, \
      credentials_sealed, account_url, created_at, updated_at";
-const PROVIDER_COLUMNS: &str = "id, name, kind, config, secret_sealed, created_at, updated_at";
+const PROVIDER_COLUMNS: &str =
+    "id, name, kind, config, secret_sealed, created_at, updated_at, channel_id";
 const ORDER_COLUMNS: &str = "id, cert_id, name, description, group_name, labels, domains, key_type, \
      account_id, challenge, dns_provider_id, renews_cert_id, rekey, auto_renew, status, error, problem, failed_domain, order_url, \
      attempts, created_by, created_at, updated_at, finished_at, dns_records, dns_confirmed";
+
+fn uuid_col(row: &AnyRow, col: &str) -> Result<Uuid> {
+    parse_uuid(&row.try_get::<String, _>(col)?)
+}
 
 fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
     row.try_get::<Option<String>, _>(col)?
@@ -110,9 +118,27 @@ fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
         .transpose()
 }
 
+fn time_col(row: &AnyRow, col: &str) -> Result<OffsetDateTime> {
+    from_ts(row.try_get(col)?)
+}
+
+fn opt_time(row: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>> {
+    row.try_get::<Option<i64>, _>(col)?.map(from_ts).transpose()
+}
+
+/// A flag stored as an integer (0 or 1) on both backends.
+fn flag_col(row: &AnyRow, col: &str) -> Result<bool> {
+    Ok(row.try_get::<i64, _>(col)? != 0)
+}
+
+/// A count stored as an integer.
+fn count_col(row: &AnyRow, col: &str) -> Result<u32> {
+    Ok(u32::try_from(row.try_get::<i64, _>(col)?).unwrap_or(u32::MAX))
+}
+
 fn account_from_row(row: &AnyRow) -> Result<AcmeAccountRecord> {
     Ok(AcmeAccountRecord {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        id: uuid_col(row, "id")?,
         name: row.try_get("name")?,
         directory_url: row.try_get("directory_url")?,
         contact: json_col(row, "contact")?,
@@ -120,28 +146,27 @@ fn account_from_row(row: &AnyRow) -> Result<AcmeAccountRecord> {
         ca_root_pem: row.try_get("ca_root_pem")?,
         credentials_sealed: row.try_get("credentials_sealed")?,
         account_url: row.try_get("account_url")?,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        updated_at: from_ts(row.try_get("updated_at")?)?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
     })
 }
 
 fn provider_from_row(row: &AnyRow) -> Result<DnsProviderRecord> {
     Ok(DnsProviderRecord {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        id: uuid_col(row, "id")?,
         name: row.try_get("name")?,
         kind: row.try_get("kind")?,
         config: row.try_get("config")?,
         secret_sealed: row.try_get("secret_sealed")?,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        updated_at: from_ts(row.try_get("updated_at")?)?,
+        channel_id: opt_uuid(row, "channel_id")?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
     })
 }
 
 fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
-    let attempts: i64 = row.try_get("attempts")?;
-    let finished: Option<i64> = row.try_get("finished_at")?;
     Ok(OrderRecord {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        id: uuid_col(row, "id")?,
         cert_id: opt_uuid(row, "cert_id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
@@ -149,24 +174,24 @@ fn order_from_row(row: &AnyRow) -> Result<OrderRecord> {
         labels: json_col(row, "labels")?,
         domains: json_col(row, "domains")?,
         key_type: row.try_get("key_type")?,
-        account_id: parse_uuid(&row.try_get::<String, _>("account_id")?)?,
+        account_id: uuid_col(row, "account_id")?,
         challenge: row.try_get("challenge")?,
         dns_provider_id: opt_uuid(row, "dns_provider_id")?,
         renews_cert_id: opt_uuid(row, "renews_cert_id")?,
-        rekey: row.try_get::<i64, _>("rekey")? != 0,
-        auto_renew: row.try_get::<i64, _>("auto_renew")? != 0,
+        rekey: flag_col(row, "rekey")?,
+        auto_renew: flag_col(row, "auto_renew")?,
         status: row.try_get("status")?,
         error: row.try_get("error")?,
         problem: row.try_get("problem")?,
         failed_domain: row.try_get("failed_domain")?,
         order_url: row.try_get("order_url")?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        attempts: count_col(row, "attempts")?,
         created_by: opt_uuid(row, "created_by")?,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        updated_at: from_ts(row.try_get("updated_at")?)?,
-        finished_at: finished.map(from_ts).transpose()?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
+        finished_at: opt_time(row, "finished_at")?,
         dns_records: row.try_get("dns_records")?,
-        dns_confirmed: row.try_get::<i64, _>("dns_confirmed")? != 0,
+        dns_confirmed: flag_col(row, "dns_confirmed")?,
     })
 }
 
@@ -244,7 +269,7 @@ impl Store {
 
     pub async fn dns_provider_insert(&self, tx: &mut WriteTx, p: &DnsProviderRecord) -> Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO dns_providers ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO dns_providers ({PROVIDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )))
         .bind(p.id.to_string())
         .bind(p.name.as_str())
@@ -253,6 +278,7 @@ impl Store {
         .bind(p.secret_sealed.clone())
         .bind(ts(p.created_at))
         .bind(ts(p.updated_at))
+        .bind(p.channel_id.map(|u| u.to_string()))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -275,6 +301,24 @@ impl Store {
             "SELECT {PROVIDER_COLUMNS} FROM dns_providers ORDER BY name, id"
         )))
         .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(provider_from_row)
+        .collect()
+    }
+
+    /// The providers that send their records to notification channel `channel_id`, read in
+    /// `tx` (which holds the channel's lock, so none can be added meanwhile).
+    pub async fn dns_providers_using_channel(
+        &self,
+        tx: &mut WriteTx,
+        channel_id: Uuid,
+    ) -> Result<Vec<DnsProviderRecord>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS} FROM dns_providers WHERE channel_id = $1 ORDER BY name, id"
+        )))
+        .bind(channel_id.to_string())
+        .fetch_all(&mut **tx)
         .await?
         .iter()
         .map(provider_from_row)
@@ -557,20 +601,20 @@ impl Store {
 
 const ACME_CERT_COLUMNS: &str =
     "cert_id, order_id, auto_renew, renew_at, failures, last_error, ari_next_check";
+/// Ordered entries (`a`) whose certificate is not deleted; `ACME_CERT_COLUMNS` need no prefix
+/// in it, as `certificates` has none of them.
+const LIVE_ACME_CERTS: &str = "acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+     AND c.deleted_at IS NULL";
 
 fn acme_cert_from_row(row: &AnyRow) -> Result<AcmeCertificateRecord> {
-    let failures: i64 = row.try_get("failures")?;
     Ok(AcmeCertificateRecord {
-        cert_id: parse_uuid(&row.try_get::<String, _>("cert_id")?)?,
-        order_id: parse_uuid(&row.try_get::<String, _>("order_id")?)?,
-        auto_renew: row.try_get::<i64, _>("auto_renew")? != 0,
-        renew_at: from_ts(row.try_get("renew_at")?)?,
-        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        cert_id: uuid_col(row, "cert_id")?,
+        order_id: uuid_col(row, "order_id")?,
+        auto_renew: flag_col(row, "auto_renew")?,
+        renew_at: time_col(row, "renew_at")?,
+        failures: count_col(row, "failures")?,
         last_error: row.try_get("last_error")?,
-        ari_next_check: row
-            .try_get::<Option<i64>, _>("ari_next_check")?
-            .map(from_ts)
-            .transpose()?,
+        ari_next_check: opt_time(row, "ari_next_check")?,
     })
 }
 
@@ -664,12 +708,10 @@ impl Store {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<AcmeCertificateRecord>> {
-        sqlx::query(
-            "SELECT a.cert_id, a.order_id, a.auto_renew, a.renew_at, a.failures, a.last_error, \
-             a.ari_next_check FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
-             WHERE a.auto_renew = 1 AND a.renew_at <= $1 AND c.deleted_at IS NULL \
-             ORDER BY a.renew_at, a.cert_id LIMIT $2",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACME_CERT_COLUMNS} FROM {LIVE_ACME_CERTS} \
+             WHERE a.auto_renew = 1 AND a.renew_at <= $1 ORDER BY a.renew_at, a.cert_id LIMIT $2"
+        )))
         .bind(ts(now))
         .bind(i64::from(limit))
         .fetch_all(self.reader())
@@ -685,12 +727,11 @@ impl Store {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<AcmeCertificateRecord>> {
-        sqlx::query(
-            "SELECT a.cert_id, a.order_id, a.auto_renew, a.renew_at, a.failures, a.last_error, \
-             a.ari_next_check FROM acme_certificates a JOIN certificates c ON c.id = a.cert_id \
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACME_CERT_COLUMNS} FROM {LIVE_ACME_CERTS} \
              WHERE a.auto_renew = 1 AND (a.ari_next_check IS NULL OR a.ari_next_check <= $1) \
-             AND c.deleted_at IS NULL ORDER BY a.ari_next_check, a.cert_id LIMIT $2",
-        )
+             ORDER BY a.ari_next_check, a.cert_id LIMIT $2"
+        )))
         .bind(ts(now))
         .bind(i64::from(limit))
         .fetch_all(self.reader())

@@ -22,7 +22,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Transaction};
 
-pub use acme::{AcmeAccountRecord, DnsProviderRecord, OrderOutcome, OrderRecord, OrderReference};
+pub use acme::{
+    AcmeAccountRecord, AcmeCertificateRecord, DnsProviderRecord, OrderOutcome, OrderRecord,
+    OrderReference,
+};
 pub use audit::{AuditFilter, AuditRow};
 pub use certificates::{
     CertificateFilter, CertificateRecord, CursorKey, DueCandidate, ListOrder, PercentWindow,

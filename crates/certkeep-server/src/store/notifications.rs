@@ -517,6 +517,24 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Whether `owner` still holds the lease on `name`, checked inside `tx` and (PostgreSQL)
+    /// locked until it ends, so that no other owner can take the lease over before the work
+    /// the transaction records is committed. Expiry is not checked: a lapsed lease nobody took
+    /// over is still the owner's.
+    pub async fn lease_held(&self, tx: &mut WriteTx, name: &str, owner: &str) -> Result<bool> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT owner FROM job_leases WHERE name = $1{}",
+            self.for_update()
+        )))
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<String, _>(0)? == owner,
+            None => false,
+        })
+    }
+
     pub async fn lease_release(&self, name: &str, owner: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM job_leases WHERE name = $1 AND owner = $2")

@@ -527,7 +527,8 @@ async fn channel_update(
     params(("id" = Uuid, Path, description = "Channel id")),
     responses(
         (status = 204, description = "Deleted with its delivery history"),
-        (status = 404, description = "Not found", body = ErrorBody)
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Callback DNS providers use it (named in the message)", body = ErrorBody)
     ))]
 async fn channel_delete(
     State(app): AppState,

@@ -25,11 +25,13 @@ pub struct Env {
     pub pebble: Pebble,
 }
 
-pub async fn env(eab_required: bool) -> Env {
+/// Peers (no EAB) and a server ordering from them; `None` when their tools are missing (the
+/// test is skipped, or fails under CI).
+pub async fn env(eab_required: bool) -> Option<Env> {
     env_with(eab_required, false).await
 }
 
-async fn env_with(eab_required: bool, reject_nonces: bool) -> Env {
+async fn env_with(eab_required: bool, reject_nonces: bool) -> Option<Env> {
     env_configured(eab_required, reject_nonces, |_| {}).await
 }
 
@@ -37,7 +39,26 @@ async fn env_configured(
     eab_required: bool,
     reject_nonces: bool,
     tweak: impl FnOnce(&mut certkeep_server::config::Config),
-) -> Env {
+) -> Option<Env> {
+    env_scheduled(
+        eab_required,
+        reject_nonces,
+        tweak,
+        certkeep_server::jobs::Schedule::manual(),
+    )
+    .await
+}
+
+/// Peers and a server whose background jobs run on `schedule`.
+async fn env_scheduled(
+    eab_required: bool,
+    reject_nonces: bool,
+    tweak: impl FnOnce(&mut certkeep_server::config::Config),
+    schedule: certkeep_server::jobs::Schedule,
+) -> Option<Env> {
+    if !tools_available() {
+        return None;
+    }
     let bind = Bind::start();
     let pebble = Pebble::start(&bind, eab_required, reject_nonces);
     let dir = tempfile::tempdir().unwrap();
@@ -48,20 +69,23 @@ async fn env_configured(
     config.acme_http_listen = Some(format!("127.0.0.1:{}", pebble.http_port).parse().unwrap());
     config.acme_dns_resolver = Some(bind.addr());
     config.acme_dns_port = bind.port;
-    let t = TestApp::spawn_scheduled(dir, config, certkeep_server::jobs::Schedule::manual()).await;
-    Env { t, bind, pebble }
+    let t = TestApp::spawn_scheduled(dir, config, schedule).await;
+    Some(Env { t, bind, pebble })
 }
 
 /// Peers without EAB and an account at the CA.
-async fn env_and_account() -> (Env, Uuid) {
-    let env = env(false).await;
-    let account = env
-        .t
-        .admin
-        .acme_account_create(&account_request(&env.pebble))
+async fn env_and_account() -> Option<(Env, Uuid)> {
+    let env = env(false).await?;
+    let account = register(&env.t, &env.pebble).await;
+    Some((env, account.id))
+}
+
+/// An account at `pebble` (trusting its listener's root).
+async fn register(t: &TestApp, pebble: &Pebble) -> certkeep_api::AcmeAccountInfo {
+    t.admin
+        .acme_account_create(&account_request(pebble))
         .await
-        .unwrap();
-    (env, account.id)
+        .unwrap()
 }
 
 pub fn account_request(pebble: &Pebble) -> CreateAcmeAccountRequest {
@@ -167,26 +191,55 @@ pub async fn run_order(t: &TestApp, id: Uuid) -> OrderInfo {
     panic!("order {id} did not finish");
 }
 
+/// Deactivate at the CA every valid authorization of `account`'s orders, so that the next
+/// order for the same names is validated again. Pebble otherwise reuses a valid authorization
+/// now and then even with `PEBBLE_AUTHZREUSE=0` (a fresh one only when `rand.Intn(100) > 0`:
+/// reused 1 % of the time), and an order meant to fail validation is issued instead.
+async fn deactivate_authorizations(t: &TestApp, account: Uuid) {
+    let rec = t
+        .app
+        .store
+        .acme_account_get(account)
+        .await
+        .unwrap()
+        .unwrap();
+    let acme = t.app.load_account(&rec).await.unwrap();
+    for o in t.app.store.order_list(1000).await.unwrap() {
+        let Some(url) = o.order_url.filter(|_| o.account_id == account) else {
+            continue;
+        };
+        // An order whose (reused) authorization was deactivated through another order is
+        // itself "deactivated" at Pebble, a state instant-acme does not read: nothing is
+        // left to do for it.
+        let Ok(mut order) = acme.order(url).await else {
+            continue;
+        };
+        let mut authzs = order.authorizations();
+        while let Some(authz) = authzs.next().await {
+            let mut authz = authz.unwrap();
+            if authz.status == instant_acme::AuthorizationStatus::Valid {
+                authz.deactivate().await.unwrap();
+            }
+        }
+    }
+}
+
 fn pem_text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
 #[tokio::test]
 async fn http01_order_becomes_an_inventory_entry_that_openssl_verifies() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    }) = env(false).await
+    else {
+        return;
+    };
     let channel = order_channel(&t).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let account = register(&t, &pebble).await;
     assert!(account.custom_ca_root);
     assert_eq!(account.contact, vec!["mailto:ops@example.com"]);
     assert!(account.account_url.starts_with("https://127.0.0.1:"));
@@ -293,16 +346,11 @@ async fn key_of(t: &TestApp, id: Uuid, version: u32) -> String {
 
 #[tokio::test]
 async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env(false).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env(false).await;
+    };
     let channel = events_channel(&t, &["cert.renewed", "cert.renew_failed"]).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let account = register(&t, &pebble).await;
     let first = t
         .admin
         .order_create(&order(
@@ -411,6 +459,7 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
     // The name now points where certkeep does not answer: the renewal fails, says so at once,
     // and is tried again after a pause.
     bind.nsupdate("update add renew.acme.test 60 A 127.0.0.2");
+    deactivate_authorizations(&t, account.id).await;
     let failing = t
         .admin
         .certificate_renew(id, &RenewCertificateRequest { rekey: true })
@@ -464,14 +513,14 @@ async fn renewals_run_when_due_add_versions_and_back_off_after_failures() {
 
 #[tokio::test]
 async fn renewal_information_from_the_ca_brings_renewal_forward() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    }) = env(false).await
+    else {
+        return;
+    };
     let stub = crate::ari_stub::AriStub::start(&pebble).await;
     let mut req = account_request(&pebble);
     req.directory = stub.directory_url.clone();
@@ -525,19 +574,15 @@ async fn renewal_information_from_the_ca_brings_renewal_forward() {
 
 #[tokio::test]
 async fn orders_wait_for_their_accounts_hourly_budget() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env_configured(false, false, |c| c.acme_orders_per_account_per_hour = 1).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    }) = env_configured(false, false, |c| c.acme_orders_per_account_per_hour = 1).await
+    else {
+        return;
+    };
+    let account = register(&t, &pebble).await;
     for name in ["one", "two"] {
         let domain = format!("{name}.acme.test");
         t.admin
@@ -572,19 +617,15 @@ async fn orders_wait_for_their_accounts_hourly_budget() {
 
 #[tokio::test]
 async fn revocation_goes_through_the_ca() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    }) = env(false).await
+    else {
+        return;
+    };
+    let account = register(&t, &pebble).await;
     let o = t
         .admin
         .order_create(&order(
@@ -649,15 +690,10 @@ async fn revocation_goes_through_the_ca() {
 
 #[tokio::test]
 async fn dns01_wildcard_order_through_rfc2136_into_bind() {
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env_with(false, true).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env_with(false, true).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    };
+    let account = register(&t, &pebble).await;
     let provider = t
         .admin
         .dns_provider_create(&provider_request(
@@ -707,14 +743,14 @@ async fn dns01_wildcard_order_through_rfc2136_into_bind() {
 
 #[tokio::test]
 async fn accounts_need_eab_when_the_ca_requires_it() {
-    if !tools_available() {
-        return;
-    }
-    let Env {
+    let Some(Env {
         t,
         pebble,
         bind: _bind,
-    } = env(true).await;
+    }) = env(true).await
+    else {
+        return;
+    };
     let e = t
         .admin
         .acme_account_create(&account_request(&pebble))
@@ -735,16 +771,11 @@ async fn accounts_need_eab_when_the_ca_requires_it() {
 
 #[tokio::test]
 async fn failed_orders_say_why_and_notify() {
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env(false).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env(false).await;
+    };
     let channel = order_channel(&t).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    let account = register(&t, &pebble).await;
 
     // The CA refuses a domain.
     let blocked = t
@@ -1211,34 +1242,39 @@ async fn run_with_receiver(
     mut handle: impl FnMut(&serde_json::Value),
 ) -> (OrderInfo, Vec<serde_json::Value>) {
     let mut seen = Vec::new();
-    let mut drain = |receiver: &mut DnsReceiver, seen: &mut Vec<serde_json::Value>| {
-        while let Ok((signed, event)) = receiver.received.try_recv() {
-            assert!(signed, "deliveries are signed: {event}");
-            handle(&event);
-            seen.push(event);
-        }
-    };
     let run = run_order(t, order);
     tokio::pin!(run);
     let done = loop {
         tokio::select! {
             o = &mut run => break o,
             _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
-                // As the scheduler does: a round that fails (a busy database under the whole
-                // suite's load) is tried again at the next tick.
-                if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
-                    eprintln!("delivery round failed, retrying: {e}");
+                for e in deliver_round(t, receiver).await {
+                    handle(&e);
+                    seen.push(e);
                 }
-                drain(receiver, &mut seen);
             }
         }
     };
-    delivery_job::run_once(&t.app, OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    drain(receiver, &mut seen);
+    for e in deliver_round(t, receiver).await {
+        handle(&e);
+        seen.push(e);
+    }
     (done, seen)
+}
+
+/// A delivery round as the scheduler runs it (one that fails, a busy database under the whole
+/// suite's load, is tried again at the next tick), and what `receiver` got, each checked to be
+/// signed. The receiver has them once the round is over: it answers after taking them.
+async fn deliver_round(t: &TestApp, receiver: &mut DnsReceiver) -> Vec<serde_json::Value> {
+    if let Err(e) = delivery_job::run_once(&t.app, OffsetDateTime::now_utc()).await {
+        eprintln!("delivery round failed, retrying: {e}");
+    }
+    let mut got = Vec::new();
+    while let Ok((signed, event)) = receiver.received.try_recv() {
+        assert!(signed, "deliveries are signed: {event}");
+        got.push(event);
+    }
+    got
 }
 
 fn of_type<'a>(seen: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json::Value> {
@@ -1247,17 +1283,17 @@ fn of_type<'a>(seen: &'a [serde_json::Value], event: &str) -> Vec<&'a serde_json
 
 #[tokio::test]
 async fn callback_provider_has_a_webhook_receiver_write_the_records() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let (mut receiver, channel, provider) = callback_setup(&t, "callback", 20).await;
     assert_eq!(provider.kind, DnsProviderKind::Callback);
     assert_eq!(provider.channel_id, Some(channel));
@@ -1357,17 +1393,17 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
 
 #[tokio::test]
 async fn manual_provider_order_waits_for_records_and_validate() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let provider = t
         .admin
         .dns_provider_create(&CreateDnsProviderRequest {
@@ -1446,17 +1482,17 @@ async fn manual_provider_order_waits_for_records_and_validate() {
 
 #[tokio::test]
 async fn accounts_change_contacts_and_roll_their_key_over() {
-    if !tools_available() {
-        return;
-    }
-    let (
+    let Some((
         Env {
             t,
             bind: _bind,
             pebble: _pebble,
         },
         account,
-    ) = env_and_account().await;
+    )) = env_and_account().await
+    else {
+        return;
+    };
     let changed = t
         .admin
         .acme_account_update(
@@ -1562,15 +1598,10 @@ async fn accounts_change_contacts_and_roll_their_key_over() {
 async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
     use crate::ui::{Browser, admin_token, csrf_of};
     use axum::http::StatusCode;
-    if !tools_available() {
+    let Some(Env { t, pebble, bind }) = env(false).await else {
         return;
-    }
-    let Env { t, pebble, bind } = env(false).await;
-    let account = t
-        .admin
-        .acme_account_create(&account_request(&pebble))
-        .await
-        .unwrap();
+    };
+    let account = register(&t, &pebble).await;
     let b = Browser::signed_in(&t.base_url, &admin_token(&t).await).await;
     let (status, form) = b.page("/orders/new").await;
     assert_eq!(status, StatusCode::OK);
@@ -1636,6 +1667,7 @@ async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
     let (_, detail) = b.page(&format!("/certificates/{cert}")).await;
     assert!(detail.contains("Renew now") && detail.contains("ordered from an ACME CA"));
     bind.nsupdate("update add ui.acme.test 60 A 127.0.0.2");
+    deactivate_authorizations(&t, account.id).await;
     let r = b
         .post(
             &format!("/certificates/{cert}/renew"),
@@ -1679,4 +1711,520 @@ async fn orders_are_placed_followed_and_renewed_from_the_web_ui() {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     t.stop().await;
+}
+
+/// Another replica on the test's database (its own instance id), with leases on orders of
+/// `lease`, asking `bind` about DNS.
+async fn replica(t: &TestApp, bind: &Bind, lease: time::Duration) -> certkeep_server::app::App {
+    let config = certkeep_server::config::Config {
+        data_dir: t.data_dir(),
+        database_url: Some(t.database_url.clone()),
+        danger_allow_http_channels: true,
+        acme_dns_resolver: Some(bind.addr()),
+        acme_dns_port: bind.port,
+        ..Default::default()
+    };
+    let mut app = certkeep_server::app::App::open(&config).await.unwrap();
+    app.policy.acme.order_lease = lease;
+    app
+}
+
+/// The audit events of the order job's runs of `order`.
+async fn issue_events(t: &TestApp, order: Uuid) -> usize {
+    t.admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(order.to_string()),
+            action: Some("order.issue".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+/// A DNS-01 wait far longer than the order's lease: the replica running the order keeps its
+/// lease, a second replica polling all along never takes the order over, and the order is
+/// issued once. A run whose lease is taken over anyway stops at once, removes its record and
+/// records nothing.
+#[tokio::test]
+async fn a_long_dns_wait_keeps_the_orders_lease_and_the_order_finishes_once() {
+    let Some((
+        Env {
+            t,
+            bind,
+            pebble: _pebble,
+        },
+        account,
+    )) = env_and_account().await
+    else {
+        return;
+    };
+    let (mut receiver, _, provider) = callback_setup(&t, "slow", 60).await;
+    let lease = time::Duration::seconds(2);
+    let two_leases = lease.unsigned_abs() * 2;
+    let record_delay = std::time::Duration::from_secs(5);
+    // Each replica's rounds in their own task, as in two processes: a round of b that waits
+    // on a's lock must not stop a's run from being polled.
+    let (a, b) = (
+        std::sync::Arc::new(replica(&t, &bind, lease).await),
+        replica(&t, &bind, lease).await,
+    );
+    let round_of_a = || {
+        let a = a.clone();
+        tokio::spawn(async move { order_job::run_once(&a, OffsetDateTime::now_utc()).await })
+    };
+    let created = dns_order(&t, "slow", &["slow.acme.test"], account, provider.id).await;
+
+    // Replica a runs the order; the receiver creates the record only after `record_delay`.
+    let started = std::time::Instant::now();
+    let mut run = round_of_a();
+    let mut to_create: Vec<(std::time::Instant, String)> = Vec::new();
+    let mut seen = Vec::new();
+    let mut b_rounds = Vec::new();
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r.unwrap().unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                for e in deliver_round(&t, &mut receiver).await {
+                    let r = &e["dns_record"];
+                    let (name, value) = (r["record_name"].as_str().unwrap(), r["value"].as_str().unwrap());
+                    match e["type"].as_str().unwrap() {
+                        "dns.validation_required" => to_create.push((
+                            std::time::Instant::now() + record_delay,
+                            format!("update add {name} 60 TXT \"{value}\""),
+                        )),
+                        "dns.validation_completed" => {
+                            bind.nsupdate(&format!("update delete {name} TXT \"{value}\""))
+                        }
+                        _ => {}
+                    }
+                    seen.push(e);
+                }
+                to_create.retain(|(at, update)| {
+                    let due = *at <= std::time::Instant::now();
+                    if due {
+                        bind.nsupdate(update);
+                    }
+                    !due
+                });
+                // Replica b polls as its scheduler would, all through the wait.
+                let r = order_job::run_once(&b, OffsetDateTime::now_utc()).await.unwrap();
+                b_rounds.push((started.elapsed(), r));
+            }
+        }
+    };
+    let took = started.elapsed();
+    assert_eq!(
+        report,
+        order_job::OrderReport {
+            issued: 1,
+            ..Default::default()
+        }
+    );
+    assert!(
+        took > record_delay && took > two_leases,
+        "the wait outlasted the lease: {took:?}"
+    );
+    assert!(
+        b_rounds.iter().all(|(_, r)| r.issued
+            + r.failed
+            + r.retrying
+            + r.lease_lost
+            + r.awaiting_dns
+            == 0),
+        "{b_rounds:?}"
+    );
+    assert!(
+        b_rounds
+            .iter()
+            .any(|(at, r)| *at > two_leases && r.skipped == 1),
+        "b found the order held well after the first lease would have lapsed: {b_rounds:?}"
+    );
+    let done = t.admin.order_get(created.id).await.unwrap();
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(done.attempts, 1, "started once");
+    assert_eq!(issue_events(&t, created.id).await, 1);
+    assert_eq!(
+        t.admin
+            .certificate_list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(of_type(&seen, "dns.validation_required").len(), 1);
+
+    // Another replica takes the lease over (as after a partition): the run stops within a
+    // heartbeat instead of waiting out its 60 s deadline, says the record may go, and records
+    // nothing; the order stays with the new holder.
+    let stolen = dns_order(&t, "stolen", &["stolen.acme.test"], account, provider.id).await;
+    let started = std::time::Instant::now();
+    let mut run = round_of_a();
+    let mut taken = false;
+    let mut seen = Vec::new();
+    let report = loop {
+        tokio::select! {
+            r = &mut run => break r.unwrap().unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                seen.extend(deliver_round(&t, &mut receiver).await);
+                if !taken && !of_type(&seen, "dns.validation_required").is_empty() {
+                    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+                    assert!(
+                        b.store
+                            .lease_acquire(&order_job::lease_name(stolen.id), "elsewhere", later, later + lease)
+                            .await
+                            .unwrap()
+                    );
+                    taken = true;
+                }
+            }
+        }
+    };
+    assert!(taken);
+    assert_eq!(
+        report,
+        order_job::OrderReport {
+            lease_lost: 1,
+            ..Default::default()
+        }
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "stopped long before the deadline: {:?}",
+        started.elapsed()
+    );
+    seen.extend(deliver_round(&t, &mut receiver).await);
+    let of_stolen = |event: &str| {
+        of_type(&seen, event)
+            .into_iter()
+            .filter(|e| e["dns_record"]["order_id"] == stolen.id.to_string())
+            .count()
+    };
+    assert_eq!(of_stolen("dns.validation_required"), 1, "{seen:?}");
+    assert_eq!(of_stolen("dns.validation_completed"), 1, "{seen:?}");
+    let o = t.admin.order_get(stolen.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Validating);
+    assert_eq!(o.attempts, 1);
+    assert_eq!(issue_events(&t, stolen.id).await, 0);
+    // The new holder's lease is left alone.
+    let r = order_job::run_once(&b, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.skipped, 1, "{r:?}");
+    t.stop().await;
+}
+
+/// A notification channel that callback DNS providers send their records to cannot be deleted
+/// (409 naming them) until they are; a delete racing a provider's creation ends one way or the
+/// other, never with a provider whose channel is gone.
+#[tokio::test]
+async fn channels_used_by_callback_providers_cannot_be_deleted() {
+    // No peers needed: nothing here talks to a CA or a nameserver.
+    let t = TestApp::spawn_manual().await;
+    let channel = dns_channel(&t, "http://127.0.0.1:9/hook").await;
+    let callback = |name: &str, channel: Uuid| CreateDnsProviderRequest {
+        name: name.into(),
+        kind: Some(DnsProviderKind::Callback),
+        zone: "example.com".into(),
+        channel_id: Some(channel),
+        ..Default::default()
+    };
+    let one = t
+        .admin
+        .dns_provider_create(&callback("hook-one", channel))
+        .await
+        .unwrap();
+    let two = t
+        .admin
+        .dns_provider_create(&callback("hook-two", channel))
+        .await
+        .unwrap();
+    let e = t.admin.channel_delete(channel).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    let msg = e.to_string();
+    for p in [&one, &two] {
+        assert!(
+            msg.contains(&p.name) && msg.contains(&p.id.to_string()),
+            "{msg}"
+        );
+    }
+    assert!(msg.contains("callback DNS providers"), "{msg}");
+    assert_eq!(t.admin.channel_get(channel).await.unwrap().id, channel);
+    let refused = t
+        .admin
+        .audit_list(&certkeep_api::AuditQuery {
+            target: Some(channel.to_string()),
+            action: Some("channel.delete".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused.items.len(), 1, "the refusal is audited");
+
+    t.admin.dns_provider_delete(one.id).await.unwrap();
+    let e = t.admin.channel_delete(channel).await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e}");
+    assert!(
+        e.to_string().contains("provider \"hook-two\"") && !e.to_string().contains("hook-one"),
+        "{e}"
+    );
+    t.admin.dns_provider_delete(two.id).await.unwrap();
+    t.admin.channel_delete(channel).await.unwrap();
+    assert_eq!(
+        t.admin.channel_get(channel).await.unwrap_err().status(),
+        Some(404)
+    );
+
+    // Deleting a channel while a provider is being created on it: whichever goes first wins.
+    let (mut deleted, mut created) = (0, 0);
+    for i in 0..12 {
+        let channel = dns_channel(&t, "http://127.0.0.1:9/hook").await;
+        let name = format!("race-{i}");
+        let req = callback(&name, channel);
+        let (p, d) = tokio::join!(
+            t.admin.dns_provider_create(&req),
+            t.admin.channel_delete(channel),
+        );
+        match (p, d) {
+            (Ok(p), Err(e)) => {
+                assert_eq!(e.status(), Some(409), "{e}");
+                assert!(e.to_string().contains(&name), "{e}");
+                assert_eq!(t.admin.channel_get(channel).await.unwrap().id, channel);
+                t.admin.dns_provider_delete(p.id).await.unwrap();
+                created += 1;
+            }
+            (Err(e), Ok(())) => {
+                assert_eq!(e.status(), Some(400), "{e}");
+                assert!(
+                    e.to_string().contains("names no notification channel"),
+                    "{e}"
+                );
+                deleted += 1;
+            }
+            (p, d) => panic!("both or neither went through: {p:?} {d:?}"),
+        }
+    }
+    assert_eq!(deleted + created, 12);
+    assert!(t.admin.dns_provider_list().await.unwrap().items.is_empty());
+    t.stop().await;
+}
+
+/// A TXT record set too large for a UDP answer: the nameserver sets the TC bit and leaves the
+/// answer out, so the propagation check asks again over TCP and finds the value there.
+#[tokio::test]
+async fn propagation_check_asks_again_over_tcp_when_the_answer_is_truncated() {
+    use certkeep_server::acme::dns;
+    if !tools_available() {
+        return;
+    }
+    let bind = Bind::start();
+    let name = "_acme-challenge.big.acme.test";
+    // Twelve values of 200 characters: some 2.5 kB, over the 1232 bytes a UDP answer holds.
+    for i in 0..12 {
+        bind.nsupdate(&format!(
+            "update add {name} 60 TXT \"{}\"",
+            format!("{i:02}").repeat(100)
+        ));
+    }
+    let value = "the-value-looked-for";
+    bind.nsupdate(&format!("update add {name} 60 TXT \"{value}\""));
+    let udp = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &bind.port.to_string(),
+            "+ignore",
+            "+bufsize=1232",
+            "TXT",
+            name,
+        ])
+        .output()
+        .unwrap();
+    let udp = String::from_utf8_lossy(&udp.stdout);
+    assert!(udp.contains(" tc"), "the UDP answer is truncated: {udp}");
+
+    let lookup = dns::Lookup {
+        resolver: bind.addr(),
+        nameserver_port: bind.port,
+    };
+    let zone = dns::parse_name("zone", ZONE).unwrap();
+    let record = dns::parse_name("name", name).unwrap();
+    let timeout = std::time::Duration::from_secs(2);
+    dns::wait_propagated(&lookup, &zone, &record, value, timeout)
+        .await
+        .unwrap();
+    let e = dns::wait_propagated(&lookup, &zone, &record, "not-there", timeout)
+        .await
+        .unwrap_err();
+    assert!(e.contains("does not serve it yet"), "{e}");
+}
+
+/// Renewal information is asked for several certificates at once, never more than eight at a
+/// time, and every one of them is checked.
+#[tokio::test]
+async fn renewal_information_is_asked_for_a_bounded_number_at_once() {
+    let Some(Env {
+        t,
+        pebble,
+        bind: _bind,
+    }) = env(false).await
+    else {
+        return;
+    };
+    let stub = crate::ari_stub::AriStub::start(&pebble).await;
+    let mut req = account_request(&pebble);
+    req.directory = stub.directory_url.clone();
+    let account = t.admin.acme_account_create(&req).await.unwrap();
+    for i in 0..12 {
+        let name = format!("ari{i}.acme.test");
+        t.admin
+            .order_create(&order(
+                &name,
+                &[name.as_str()],
+                account.id,
+                ChallengeType::Http01,
+            ))
+            .await
+            .unwrap();
+    }
+    let mut issued = 0;
+    for _ in 0..10 {
+        issued += order_job::run_once(&t.app, OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+            .issued;
+        if issued == 12 {
+            break;
+        }
+    }
+    assert_eq!(issued, 12);
+    let now = OffsetDateTime::now_utc();
+    stub.set_window(
+        now + time::Duration::days(10),
+        now + time::Duration::days(11),
+    );
+    stub.set_delay(std::time::Duration::from_millis(400));
+    assert_eq!(renewal_job::run_once(&t.app, now).await.unwrap(), Some(0));
+    let mut asked = stub.asked();
+    asked.sort();
+    asked.dedup();
+    assert_eq!(asked.len(), 12, "each certificate once: {asked:?}");
+    let most = stub.max_in_flight();
+    assert!((2..=8).contains(&most), "{most} at once");
+    for c in t
+        .admin
+        .certificate_list(&Default::default())
+        .await
+        .unwrap()
+        .items
+    {
+        let state = t
+            .app
+            .store
+            .acme_certificate_get(c.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            state.renew_at <= now + time::Duration::days(11),
+            "{state:?}"
+        );
+    }
+    t.stop().await;
+}
+
+/// Poll order `id` until `done` holds of it (at most 30 s).
+async fn order_until(t: &TestApp, id: Uuid, done: impl Fn(&OrderInfo) -> bool) -> OrderInfo {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let o = t.admin.order_get(id).await.unwrap();
+        if done(&o) {
+            return o;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "order {id} stayed {o:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// With the scheduler running, an order waiting for its DNS record (ten minutes at most) holds
+/// up no other order; at shutdown it stops at once, says its record may go, and releases its
+/// lease, so the next start (or another replica) takes it up without waiting for the lease.
+#[tokio::test]
+async fn an_order_waiting_for_dns_holds_up_no_other_and_stops_at_shutdown() {
+    let schedule = certkeep_server::jobs::Schedule {
+        order_poll: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let Some(Env { t, pebble, bind }) = env_scheduled(false, false, |_| {}, schedule).await else {
+        return;
+    };
+    let account = register(&t, &pebble).await;
+    // Its receiver never creates the record.
+    let (_receiver, channel, provider) = callback_setup(&t, "never", 600).await;
+    let waiting = dns_order(
+        &t,
+        "waiting",
+        &["waiting.acme.test"],
+        account.id,
+        provider.id,
+    )
+    .await;
+    order_until(&t, waiting.id, |o| o.status == OrderStatus::Validating).await;
+
+    let quick = t
+        .admin
+        .order_create(&order(
+            "quick",
+            &["quick.acme.test"],
+            account.id,
+            ChallengeType::Http01,
+        ))
+        .await
+        .unwrap();
+    let done = order_until(&t, quick.id, |o| {
+        matches!(o.status, OrderStatus::Issued | OrderStatus::Failed)
+    })
+    .await;
+    assert_eq!(done.status, OrderStatus::Issued, "{:?}", done.error);
+    assert_eq!(
+        t.admin.order_get(waiting.id).await.unwrap().status,
+        OrderStatus::Validating
+    );
+
+    let other = replica(&t, &bind, certkeep_server::acme::DEFAULT_ORDER_LEASE).await;
+    let began = std::time::Instant::now();
+    t.stop().await;
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(20),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
+    let o = other.store.order_get(waiting.id).await.unwrap().unwrap();
+    assert_eq!((o.status.as_str(), o.attempts), ("validating", 1));
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        other
+            .store
+            .lease_acquire(&order_job::lease_name(waiting.id), "next", now, now)
+            .await
+            .unwrap(),
+        "the lease was released"
+    );
+    let sent: Vec<String> = other
+        .store
+        .outbox_list(channel, None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    assert!(
+        sent.iter().any(|e| e == "dns.validation_completed"),
+        "{sent:?}"
+    );
 }

@@ -159,7 +159,7 @@ async fn a_ca_requiring_eab_issues_an_http01_order() {
         t,
         pebble,
         bind: _bind,
-    } = env(true).await;
+    } = env(true).await.expect("peers are available");
     let mut req = account_request(&pebble);
     req.eab = Some(EabCredentials {
         kid: EAB_KID.into(),
@@ -204,7 +204,7 @@ async fn the_revocation_reason_reaches_the_ca() {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    } = env(false).await.expect("peers are available");
     let account = t
         .admin
         .acme_account_create(&account_request(&pebble))
@@ -256,7 +256,7 @@ async fn a_refused_domain_in_a_multi_domain_order_is_named() {
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    } = env(false).await.expect("peers are available");
     let channel = channel_for(&t, &["cert.order_failed"]).await;
     let account = t
         .admin
@@ -322,7 +322,7 @@ async fn every_root_of_a_custom_bundle_is_trusted_and_bad_bundles_are_refused() 
         t,
         pebble,
         bind: _bind,
-    } = env(false).await;
+    } = env(false).await.expect("peers are available");
     let (other, other_key) = unrelated_root();
     // Pebble's listener root second in the bundle: trusted all the same.
     let mut req = account_request(&pebble);

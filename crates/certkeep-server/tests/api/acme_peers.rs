@@ -275,7 +275,10 @@ impl Pebble {
                 "PEBBLE_WFE_NONCEREJECT",
                 if reject_nonces { "5" } else { "0" },
             )
-            // Every order validates again: a renewal must not pass on an old authorization.
+            // Orders validate again: a renewal must not pass on an old authorization. Pebble
+            // still reuses one 1 % of the time at 0 (a fresh one only when
+            // `rand.Intn(100) > 0`): tests that need a failing validation deactivate the
+            // account's valid authorizations first (acme.rs `deactivate_authorizations`).
             .env("PEBBLE_AUTHZREUSE", "0")
             .current_dir(dir.path())
             .stdout(Stdio::null())

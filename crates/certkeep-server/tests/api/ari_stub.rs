@@ -22,6 +22,11 @@ struct Shared {
     window: Option<(OffsetDateTime, OffsetDateTime)>,
     /// Certificate identifiers asked about, in order.
     asked: Vec<String>,
+    /// How long each answer takes.
+    delay: std::time::Duration,
+    /// Requests being answered now, and the most at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 pub struct AriStub {
@@ -114,17 +119,31 @@ impl AriStub {
     pub fn asked(&self) -> Vec<String> {
         self.shared.lock().unwrap().asked.clone()
     }
+
+    /// Answer each request after `delay`.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.shared.lock().unwrap().delay = delay;
+    }
+
+    /// The most requests answered at once so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().unwrap().max_in_flight
+    }
 }
 
 async fn renewal_info(
     State(shared): State<Arc<Mutex<Shared>>>,
     Path(id): Path<String>,
 ) -> axum::response::Response {
-    let window = {
+    let (window, delay) = {
         let mut s = shared.lock().unwrap();
         s.asked.push(id);
-        s.window
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        (s.window, s.delay)
     };
+    tokio::time::sleep(delay).await;
+    shared.lock().unwrap().in_flight -= 1;
     let Some((start, end)) = window else {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };

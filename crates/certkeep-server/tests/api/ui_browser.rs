@@ -535,7 +535,7 @@ async fn ui_in_chromium_orders_list_form_errors_and_order_states() {
     if !crate::acme_peers::tools_available() {
         return;
     }
-    let env = crate::acme::env(false).await;
+    let env = crate::acme::env(false).await.expect("peers are available");
     let t = &env.t;
     let account = t
         .admin
