@@ -1391,6 +1391,75 @@ async fn callback_provider_has_a_webhook_receiver_write_the_records() {
     t.stop().await;
 }
 
+/// Orders of one account run side by side, at most four at once: six orders through a callback
+/// provider whose receiver never writes the record each wait out a 6-second deadline; the
+/// first four ask for their records at once, the last two only once a first one has ended.
+#[tokio::test]
+async fn orders_of_one_account_run_side_by_side_at_most_four_at_once() {
+    let Some((
+        Env {
+            t,
+            bind: _bind,
+            pebble: _pebble,
+        },
+        account,
+    )) = env_and_account().await
+    else {
+        return;
+    };
+    let (mut receiver, _, provider) = callback_setup(&t, "bounded", 6).await;
+    for i in 0..6 {
+        dns_order(
+            &t,
+            &format!("bounded{i}"),
+            &[&format!("bounded{i}.acme.test")],
+            account,
+            provider.id,
+        )
+        .await;
+    }
+    // The events of each delivery round, in rounds.
+    let mut rounds: Vec<Vec<serde_json::Value>> = Vec::new();
+    let report = {
+        let round = order_job::run_once(&t.app, OffsetDateTime::now_utc());
+        tokio::pin!(round);
+        loop {
+            tokio::select! {
+                r = &mut round => break r.unwrap(),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                    rounds.push(deliver_round(&t, &mut receiver).await);
+                }
+            }
+        }
+    };
+    rounds.push(deliver_round(&t, &mut receiver).await);
+    assert_eq!(report.failed, 6, "{report:?}");
+    let count = |rounds: &[Vec<serde_json::Value>], event: &str| {
+        rounds
+            .iter()
+            .flatten()
+            .filter(|e| e["type"] == event)
+            .count()
+    };
+    let first_end = rounds
+        .iter()
+        .position(|r| r.iter().any(|e| e["type"] == "dns.validation_completed"))
+        .expect("orders ended");
+    assert_eq!(
+        count(&rounds[..first_end], "dns.validation_required"),
+        4,
+        "four orders wait at once, no more: {:?}",
+        rounds
+            .iter()
+            .map(|r| r.iter().map(|e| e["type"].clone()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(count(&rounds, "dns.validation_required"), 6);
+    assert_eq!(count(&rounds, "dns.validation_completed"), 6);
+    assert_eq!(count(&rounds, "cert.order_failed"), 6);
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn manual_provider_order_waits_for_records_and_validate() {
     let Some((
