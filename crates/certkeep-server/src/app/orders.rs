@@ -176,14 +176,29 @@ struct StoreHooks<'a> {
     order: &'a OrderRecord,
     /// The webhook channel of a callback DNS provider.
     callback_channel: Option<Uuid>,
+    /// The run's start: `now` at `started`.
     now: OffsetDateTime,
+    started: std::time::Instant,
+}
+
+impl StoreHooks<'_> {
+    /// The run's clock: a DNS wait may take an hour, and what happens at its end is stamped
+    /// with when it happened.
+    fn clock(&self) -> OffsetDateTime {
+        run_clock(self.now, self.started)
+    }
+}
+
+/// `now` moved on by the time passed since `started`.
+fn run_clock(now: OffsetDateTime, started: std::time::Instant) -> OffsetDateTime {
+    now + Duration::try_from(started.elapsed()).unwrap_or(Duration::ZERO)
 }
 
 impl OrderHooks for StoreHooks<'_> {
     async fn publish_http01(&self, token: &str, key_authorization: &str) -> Result<(), Failure> {
         self.app
             .store
-            .http_challenge_put(token, key_authorization, self.order.id, self.now)
+            .http_challenge_put(token, key_authorization, self.order.id, self.clock())
             .await
             .map_err(|e| Failure::new(format!("cannot store the HTTP-01 answer: {e}")))
     }
@@ -197,7 +212,13 @@ impl OrderHooks for StoreHooks<'_> {
     async fn dns_record_required(&self, record: &acme::DnsRecord) -> Result<(), Failure> {
         let event = EventType::DnsValidationRequired;
         self.app
-            .dns_record_notice(self.order, self.callback_channel, event, record, self.now)
+            .dns_record_notice(
+                self.order,
+                self.callback_channel,
+                event,
+                record,
+                self.clock(),
+            )
             .await
             .map_err(|e| Failure {
                 message: format!("cannot send {}: {e}", event.as_str()),
@@ -210,7 +231,13 @@ impl OrderHooks for StoreHooks<'_> {
         let event = EventType::DnsValidationCompleted;
         if let Err(e) = self
             .app
-            .dns_record_notice(self.order, self.callback_channel, event, record, self.now)
+            .dns_record_notice(
+                self.order,
+                self.callback_channel,
+                event,
+                record,
+                self.clock(),
+            )
             .await
         {
             tracing::warn!(order_id = %self.order.id, record = %record.name, error = %e, "cannot send dns.validation_completed");
@@ -554,6 +581,7 @@ impl App {
         now: OffsetDateTime,
         lease: &OrderLease,
     ) -> Result<OrderRun> {
+        let started = std::time::Instant::now();
         let key_type = KeyType::parse(&order.key_type).unwrap_or_default();
         // `attempts` counts earlier runs: more than a few means each one was cut short (a crash,
         // a lost lease), and trying forever would only hammer the CA.
@@ -565,6 +593,8 @@ impl App {
         } else {
             self.order_obtain(order, key_type, now, lease).await
         };
+        // The end is recorded as of when it came (a DNS wait may have taken an hour).
+        let now = run_clock(now, started);
         let failure = match outcome {
             Ok(Obtained::Stopped) => return Ok(OrderRun::LeaseLost),
             Ok(Obtained::AwaitingDns(records)) => {
@@ -796,6 +826,7 @@ impl App {
             order,
             callback_channel,
             now,
+            started: std::time::Instant::now(),
         };
         let replaces = match order.renews_cert_id {
             Some(cert_id) => self.current_leaf(cert_id).await.map_err(internal)?,

@@ -1242,11 +1242,24 @@ async fn run_with_receiver(
     mut handle: impl FnMut(&serde_json::Value),
 ) -> (OrderInfo, Vec<serde_json::Value>) {
     let mut seen = Vec::new();
-    let run = run_order(t, order);
-    tokio::pin!(run);
+    // The order runs in its own task, as in the server: one task polling both would stop the
+    // order while a delivery waits for the database connection the order holds.
+    let (app, admin) = (t.app.clone(), t.admin.clone());
+    let mut run = tokio::spawn(async move {
+        for _ in 0..3 {
+            order_job::run_once(&app, OffsetDateTime::now_utc())
+                .await
+                .unwrap();
+            let o = admin.order_get(order).await.unwrap();
+            if matches!(o.status, OrderStatus::Issued | OrderStatus::Failed) {
+                return o;
+            }
+        }
+        panic!("order {order} did not finish");
+    });
     let done = loop {
         tokio::select! {
-            o = &mut run => break o,
+            o = &mut run => break o.unwrap(),
             _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
                 for e in deliver_round(t, receiver).await {
                     handle(&e);
@@ -1420,12 +1433,15 @@ async fn orders_of_one_account_run_side_by_side_at_most_four_at_once() {
     }
     // The events of each delivery round, in rounds.
     let mut rounds: Vec<Vec<serde_json::Value>> = Vec::new();
+    // The round runs in its own task, as in the server: one task polling both would stop the
+    // round while a delivery waits for the database connection the round holds.
     let report = {
-        let round = order_job::run_once(&t.app, OffsetDateTime::now_utc());
-        tokio::pin!(round);
+        let app = t.app.clone();
+        let mut round =
+            tokio::spawn(async move { order_job::run_once(&app, OffsetDateTime::now_utc()).await });
         loop {
             tokio::select! {
-                r = &mut round => break r.unwrap(),
+                r = &mut round => break r.unwrap().unwrap(),
                 _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
                     rounds.push(deliver_round(&t, &mut receiver).await);
                 }
@@ -1457,6 +1473,25 @@ async fn orders_of_one_account_run_side_by_side_at_most_four_at_once() {
     assert_eq!(count(&rounds, "dns.validation_required"), 6);
     assert_eq!(count(&rounds, "dns.validation_completed"), 6);
     assert_eq!(count(&rounds, "cert.order_failed"), 6);
+    // Each event is stamped with when it happened: the record's end seconds after its start.
+    let time_of = |event: &str, domain: &str| {
+        let e = rounds
+            .iter()
+            .flatten()
+            .find(|e| e["type"] == event && e["dns_record"]["domain"] == domain)
+            .unwrap();
+        OffsetDateTime::parse(
+            e["time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    for i in 0..6 {
+        let domain = format!("bounded{i}.acme.test");
+        let waited = time_of("dns.validation_completed", &domain)
+            - time_of("dns.validation_required", &domain);
+        assert!(waited >= time::Duration::seconds(3), "{domain}: {waited}");
+    }
     t.stop().await;
 }
 
