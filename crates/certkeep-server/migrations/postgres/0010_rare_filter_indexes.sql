@@ -6,3 +6,9 @@
 CREATE INDEX certificates_live_key_algorithm
     ON certificates (key_algorithm)
     WHERE deleted_at IS NULL;
+-- An issuer substring is matched against the distinct issuers, read from this index value by
+-- value (one seek each); the listing then filters on `issuer IN (…)`, which this index serves
+-- when those issuers are rare (no match: 292 ms without it, nothing to list with it).
+CREATE INDEX certificates_live_issuer
+    ON certificates (issuer)
+    WHERE deleted_at IS NULL;

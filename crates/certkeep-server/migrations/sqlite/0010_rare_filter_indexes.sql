@@ -8,7 +8,7 @@
 CREATE INDEX certificates_live_key_algorithm
     ON certificates (key_algorithm, deleted_at)
     WHERE deleted_at IS NULL;
--- Also walked value by value (a few hundred distinct issuers at most are read) to find which
+-- Also read value by value (one seek per distinct issuer, up to 1,000) to find which
 -- issuers contain a searched substring.
 CREATE INDEX certificates_live_issuer
     ON certificates (issuer, deleted_at)

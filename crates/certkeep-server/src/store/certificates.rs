@@ -584,9 +584,25 @@ impl Store {
     /// How a listing of live entries finds its rows on SQLite, which keeps no statistics and
     /// cannot tell a rare filter value from a common one: each key type, issuer and label filter
     /// counts its matches (at most [`RARE_MATCHES`]) on its own index, and the rarest one below
-    /// that bound drives the query. PostgreSQL plans this itself from its statistics.
+    /// that bound drives the query. PostgreSQL plans this itself from its statistics, except
+    /// for the issuer substring (below).
     async fn list_drive(&self, f: &CertificateFilter) -> Result<Drive> {
-        if self.backend() != super::Backend::Sqlite || f.deleted {
+        if f.deleted {
+            return Ok(Drive::InOrder);
+        }
+        if self.backend() != super::Backend::Sqlite {
+            // PostgreSQL judges key types and labels from its statistics, but a substring
+            // (`LOWER(issuer) LIKE '%…%'`) scans the table; given the matching issuers
+            // (`issuer IN (…)`) it chooses between their index and the walk itself.
+            if let Some(needle) = &f.issuer
+                && let Some(issuers) = self.issuers_containing(needle).await?
+            {
+                return Ok(if issuers.is_empty() {
+                    Drive::Nothing
+                } else {
+                    Drive::Issuers(issuers)
+                });
+            }
             return Ok(Drive::InOrder);
         }
         let mut best: Option<(i64, Drive)> = None;
@@ -657,20 +673,27 @@ impl Store {
     /// value from the issuer index; `None` when there are more than [`MAX_DISTINCT_ISSUERS`]
     /// issuers (then hopping from value to value costs more than the walk it would save).
     async fn issuers_containing(&self, needle: &str) -> Result<Option<Vec<String>>> {
-        let rows = sqlx::query(
+        let index = if self.backend() == super::Backend::Sqlite {
+            " INDEXED BY certificates_live_issuer"
+        } else {
+            ""
+        };
+        let sql = format!(
             "WITH RECURSIVE d(v, n) AS ( \
-                 SELECT (SELECT issuer FROM certificates INDEXED BY certificates_live_issuer \
+                 SELECT (SELECT issuer FROM certificates{index} \
                          WHERE deleted_at IS NULL ORDER BY issuer LIMIT 1), 1 \
                  UNION ALL \
-                 SELECT (SELECT issuer FROM certificates INDEXED BY certificates_live_issuer \
+                 SELECT (SELECT issuer FROM certificates{index} \
                          WHERE deleted_at IS NULL AND issuer > d.v ORDER BY issuer LIMIT 1), n + 1 \
                  FROM d WHERE d.v IS NOT NULL AND d.n <= $2) \
-             SELECT v, CAST(LOWER(v) LIKE $1 ESCAPE '\\' AS BIGINT) AS m FROM d WHERE v IS NOT NULL",
-        )
-        .bind(escape_like(needle))
-        .bind(MAX_DISTINCT_ISSUERS)
-        .fetch_all(self.reader())
-        .await?;
+             SELECT v, CAST(CASE WHEN LOWER(v) LIKE $1 ESCAPE '\\' THEN 1 ELSE 0 END AS BIGINT) AS m \
+             FROM d WHERE v IS NOT NULL"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(escape_like(needle))
+            .bind(MAX_DISTINCT_ISSUERS)
+            .fetch_all(self.reader())
+            .await?;
         if i64::try_from(rows.len()).unwrap_or(i64::MAX) > MAX_DISTINCT_ISSUERS {
             return Ok(None);
         }
@@ -756,7 +779,8 @@ const RARE_MATCHES: i64 = 2_000;
 /// Issuers read from the issuer index to find those containing a substring.
 const MAX_DISTINCT_ISSUERS: i64 = 1_000;
 
-/// Where a listing starts (SQLite; see [`Store::list_drive`]).
+/// Where a listing starts (see [`Store::list_drive`]; PostgreSQL only uses `Issuers` and
+/// `Nothing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Drive {
     /// Walk the index of the sort order (or of the group), filtering on the way.
@@ -780,6 +804,7 @@ fn filter_sql(
 ) -> (String, Vec<Bind>) {
     let sqlite = backend == super::Backend::Sqlite;
     let index = match drive {
+        _ if !sqlite => "",
         Drive::KeyAlgorithm => " INDEXED BY certificates_live_key_algorithm",
         Drive::Issuers(_) => " INDEXED BY certificates_live_issuer",
         Drive::InOrder | Drive::Label(_) | Drive::Nothing => "",
