@@ -550,7 +550,11 @@ impl Store {
 
     /// One page of entries matching `f`, in `f.order`, starting after `f.after`.
     pub async fn certificate_list(&self, f: &CertificateFilter) -> Result<Vec<CertificateRecord>> {
-        let (mut sql, mut binds) = filter_sql(CERT_COLUMNS, f);
+        let drive = self.list_drive(f).await?;
+        if drive == Drive::Nothing {
+            return Ok(Vec::new());
+        }
+        let (mut sql, mut binds) = filter_sql(CERT_COLUMNS, f, self.backend(), &drive);
         let push = |binds: &mut Vec<Bind>, b: Bind| {
             binds.push(b);
             format!("${}", binds.len())
@@ -577,14 +581,143 @@ impl Store {
         rows.iter().map(cert_from_row).collect()
     }
 
+    /// How a listing of live entries finds its rows on SQLite, which keeps no statistics and
+    /// cannot tell a rare filter value from a common one: each key type, issuer and label filter
+    /// counts its matches (at most [`RARE_MATCHES`]) on its own index, and the rarest one below
+    /// that bound drives the query. PostgreSQL plans this itself from its statistics, except
+    /// for the issuer substring (below).
+    async fn list_drive(&self, f: &CertificateFilter) -> Result<Drive> {
+        if f.deleted {
+            return Ok(Drive::InOrder);
+        }
+        if self.backend() != super::Backend::Sqlite {
+            // PostgreSQL judges key types and labels from its statistics, but a substring
+            // (`LOWER(issuer) LIKE '%…%'`) scans the table; given the matching issuers
+            // (`issuer IN (…)`) it chooses between their index and the walk itself.
+            if let Some(needle) = &f.issuer
+                && let Some(issuers) = self.issuers_containing(needle).await?
+            {
+                return Ok(if issuers.is_empty() {
+                    Drive::Nothing
+                } else {
+                    Drive::Issuers(issuers)
+                });
+            }
+            return Ok(Drive::InOrder);
+        }
+        let mut best: Option<(i64, Drive)> = None;
+        let mut consider = |count: i64, drive: Drive| {
+            if count < RARE_MATCHES && best.as_ref().is_none_or(|(c, _)| count < *c) {
+                best = Some((count, drive));
+            }
+        };
+        if let Some(k) = &f.key_algorithm {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_live_key_algorithm \
+                 WHERE deleted_at IS NULL AND key_algorithm = $1 LIMIT $2) t",
+            )
+            .bind(k.as_str())
+            .bind(RARE_MATCHES)
+            .fetch_one(self.reader())
+            .await?;
+            consider(n, Drive::KeyAlgorithm);
+        }
+        if let Some(needle) = &f.issuer
+            && let Some(issuers) = self.issuers_containing(needle).await?
+        {
+            let n = if issuers.is_empty() {
+                0
+            } else {
+                let params: Vec<String> = (2..issuers.len() + 2).map(|i| format!("${i}")).collect();
+                let sql = format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM certificates INDEXED BY certificates_live_issuer \
+                     WHERE deleted_at IS NULL AND issuer IN ({}) LIMIT $1) t",
+                    params.join(", ")
+                );
+                let mut q = sqlx::query_scalar(AssertSqlSafe(sql)).bind(RARE_MATCHES);
+                for i in &issuers {
+                    q = q.bind(i.as_str());
+                }
+                q.fetch_one(self.reader()).await?
+            };
+            consider(n, Drive::Issuers(issuers));
+        }
+        for (i, l) in f.labels.iter().enumerate() {
+            // Labels of deleted entries are counted too: an upper bound is enough to choose.
+            let n: i64 = match &l.value {
+                Some(v) => sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM certificate_labels \
+                     WHERE key = $1 AND value = $2 LIMIT $3) t",
+                )
+                .bind(l.key.as_str())
+                .bind(v.as_str())
+                .bind(RARE_MATCHES),
+                None => sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM certificate_labels WHERE key = $1 LIMIT $2) t",
+                )
+                .bind(l.key.as_str())
+                .bind(RARE_MATCHES),
+            }
+            .fetch_one(self.reader())
+            .await?;
+            consider(n, Drive::Label(i));
+        }
+        Ok(match best {
+            Some((0, _)) => Drive::Nothing,
+            Some((_, d)) => d,
+            None => Drive::InOrder,
+        })
+    }
+
+    /// The distinct issuers of live entries that contain `needle` (lowercased), read value by
+    /// value from the issuer index; `None` when there are more than [`MAX_DISTINCT_ISSUERS`]
+    /// issuers (then hopping from value to value costs more than the walk it would save).
+    async fn issuers_containing(&self, needle: &str) -> Result<Option<Vec<String>>> {
+        let index = if self.backend() == super::Backend::Sqlite {
+            " INDEXED BY certificates_live_issuer"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "WITH RECURSIVE d(v, n) AS ( \
+                 SELECT (SELECT issuer FROM certificates{index} \
+                         WHERE deleted_at IS NULL ORDER BY issuer LIMIT 1), 1 \
+                 UNION ALL \
+                 SELECT (SELECT issuer FROM certificates{index} \
+                         WHERE deleted_at IS NULL AND issuer > d.v ORDER BY issuer LIMIT 1), n + 1 \
+                 FROM d WHERE d.v IS NOT NULL AND d.n <= $2) \
+             SELECT v, CAST(CASE WHEN LOWER(v) LIKE $1 ESCAPE '\\' THEN 1 ELSE 0 END AS BIGINT) AS m \
+             FROM d WHERE v IS NOT NULL"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(escape_like(needle))
+            .bind(MAX_DISTINCT_ISSUERS)
+            .fetch_all(self.reader())
+            .await?;
+        if i64::try_from(rows.len()).unwrap_or(i64::MAX) > MAX_DISTINCT_ISSUERS {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for r in &rows {
+            if r.try_get::<i64, _>(1)? != 0 {
+                out.push(r.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// What the expiry sweep needs to decide (id, version, validity) of every entry matching
     /// `f`, unordered and unpaged (order, cursor and limit of `f` are ignored).
     pub async fn certificate_due_candidates(
         &self,
         f: &CertificateFilter,
     ) -> Result<Vec<DueCandidate>> {
-        let (mut sql, binds) =
-            filter_sql("id, current_version, not_before, not_after, version_at", f);
+        let (mut sql, binds) = filter_sql(
+            "id, current_version, not_before, not_after, version_at",
+            f,
+            self.backend(),
+            &Drive::InOrder,
+        );
         // SQLite has no statistics and picks the narrowest index on not_after, which then
         // reads every row from the table; the expiry indexes carry all these columns.
         let by_expiry = f.not_after_min.is_some()
@@ -639,9 +772,44 @@ impl Store {
     }
 }
 
+/// Entries matching fewer than this many live entries drive a listing from their own index
+/// (and SQLite sorts them); values that match more fill a page quickly in sort order (one in
+/// 500 of 1,000,000).
+const RARE_MATCHES: i64 = 2_000;
+/// Issuers read from the issuer index to find those containing a substring.
+const MAX_DISTINCT_ISSUERS: i64 = 1_000;
+
+/// Where a listing starts (see [`Store::list_drive`]; PostgreSQL only uses `Issuers` and
+/// `Nothing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Drive {
+    /// Walk the index of the sort order (or of the group), filtering on the way.
+    InOrder,
+    /// The entries of the filtered key type.
+    KeyAlgorithm,
+    /// The entries of these issuers (those containing the issuer filter).
+    Issuers(Vec<String>),
+    /// The entries holding the label filter at this position.
+    Label(usize),
+    /// Some filter matches no live entry.
+    Nothing,
+}
+
 /// `SELECT columns FROM certificates c WHERE <every condition of f>` and its bind values.
-fn filter_sql(columns: &str, f: &CertificateFilter) -> (String, Vec<Bind>) {
-    let mut sql = format!("SELECT {columns} FROM certificates c WHERE ");
+fn filter_sql(
+    columns: &str,
+    f: &CertificateFilter,
+    backend: super::Backend,
+    drive: &Drive,
+) -> (String, Vec<Bind>) {
+    let sqlite = backend == super::Backend::Sqlite;
+    let index = match drive {
+        _ if !sqlite => "",
+        Drive::KeyAlgorithm => " INDEXED BY certificates_live_key_algorithm",
+        Drive::Issuers(_) => " INDEXED BY certificates_live_issuer",
+        Drive::InOrder | Drive::Label(_) | Drive::Nothing => "",
+    };
+    let mut sql = format!("SELECT {columns} FROM certificates c{index} WHERE ");
     let mut binds: Vec<Bind> = Vec::new();
     let push = |binds: &mut Vec<Bind>, b: Bind| {
         binds.push(b);
@@ -673,12 +841,40 @@ fn filter_sql(columns: &str, f: &CertificateFilter) -> (String, Vec<Bind>) {
         let p = push(&mut binds, Bind::Text(escape_like(t)));
         sql.push_str(&format!(" AND LOWER(issuer) LIKE {p} ESCAPE '\\'"));
     }
+    if let Drive::Issuers(issuers) = drive {
+        let params: Vec<String> = issuers
+            .iter()
+            .map(|i| push(&mut binds, Bind::Text(i.clone())))
+            .collect();
+        sql.push_str(&format!(" AND issuer IN ({})", params.join(", ")));
+    }
     if let Some(k) = &f.key_algorithm {
         let p = push(&mut binds, Bind::Text(k.clone()));
-        sql.push_str(&format!(" AND key_algorithm = {p}"));
+        // Unless the key type drives, a unary plus keeps SQLite (no statistics) from starting
+        // at the key type index and sorting most of the inventory for a common type.
+        let col = if sqlite && *drive != Drive::KeyAlgorithm {
+            "+key_algorithm"
+        } else {
+            "key_algorithm"
+        };
+        sql.push_str(&format!(" AND {col} = {p}"));
     }
-    for l in &f.labels {
+    for (i, l) in f.labels.iter().enumerate() {
         let pk = push(&mut binds, Bind::Text(l.key.clone()));
+        if *drive == Drive::Label(i) {
+            // A rare label: start from its entries in certificate_labels (key, value).
+            let value = match &l.value {
+                Some(v) => {
+                    let pv = push(&mut binds, Bind::Text(v.clone()));
+                    format!(" AND value = {pv}")
+                }
+                None => String::new(),
+            };
+            sql.push_str(&format!(
+                " AND c.id IN (SELECT cert_id FROM certificate_labels WHERE key = {pk}{value})"
+            ));
+            continue;
+        }
         match &l.value {
             Some(v) => {
                 let pv = push(&mut binds, Bind::Text(v.clone()));

@@ -10,6 +10,7 @@ mod acme;
 mod acme_more;
 
 mod audit_log;
+mod certificate_filters;
 mod certificates;
 mod config_file;
 mod durability;
