@@ -185,13 +185,8 @@ impl StoreHooks<'_> {
     /// The run's clock: a DNS wait may take an hour, and what happens at its end is stamped
     /// with when it happened.
     fn clock(&self) -> OffsetDateTime {
-        run_clock(self.now, self.started)
+        crate::jobs::round_clock(self.now, self.started)
     }
-}
-
-/// `now` moved on by the time passed since `started`.
-fn run_clock(now: OffsetDateTime, started: std::time::Instant) -> OffsetDateTime {
-    now + Duration::try_from(started.elapsed()).unwrap_or(Duration::ZERO)
 }
 
 impl OrderHooks for StoreHooks<'_> {
@@ -594,7 +589,7 @@ impl App {
             self.order_obtain(order, key_type, now, lease).await
         };
         // The end is recorded as of when it came (a DNS wait may have taken an hour).
-        let now = run_clock(now, started);
+        let now = crate::jobs::round_clock(now, started);
         let failure = match outcome {
             Ok(Obtained::Stopped) => return Ok(OrderRun::LeaseLost),
             Ok(Obtained::AwaitingDns(records)) => {

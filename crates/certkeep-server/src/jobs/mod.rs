@@ -26,6 +26,13 @@ pub mod purge_deleted_job {
     }
 }
 
+/// A job round's clock: the `now` it was given, moved on by the time really passed since the
+/// round began at `started`. Rounds that last (slow receivers, an hour of DNS waiting) stamp
+/// later leases and events with when they happen, not with the round's start.
+pub(crate) fn round_clock(now: OffsetDateTime, started: std::time::Instant) -> OffsetDateTime {
+    now + time::Duration::try_from(started.elapsed()).unwrap_or(time::Duration::ZERO)
+}
+
 /// Find expiring and expired certificates and enqueue their notifications, on one replica.
 pub mod expiry_sweep_job {
     use super::*;
@@ -104,13 +111,13 @@ pub mod order_job {
     /// lost: another owner holds it, or renewing failed for so long that it may lapse before
     /// the next try. Returns then, and never otherwise.
     async fn keep_lease(app: &App, name: &str, start: OffsetDateTime, lease: time::Duration) {
-        let began = tokio::time::Instant::now();
+        let began = std::time::Instant::now();
         let every: std::time::Duration = (lease / 3_i32).unsigned_abs();
         let mut held_until = start + lease;
         loop {
             tokio::time::sleep(every).await;
             // The round's `now` moved on by the time that really passed.
-            let now = start + began.elapsed();
+            let now = round_clock(start, began);
             match app
                 .store
                 .lease_acquire(name, &app.instance_id, now, now + lease)

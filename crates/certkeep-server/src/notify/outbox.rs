@@ -505,7 +505,7 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
     // deliveries over to another.
     let lease = app.policy.delivery_lease;
     let heartbeat_every = StdDuration::try_from(lease / 3).unwrap_or(StdDuration::from_secs(1));
-    let clock = || now + Duration::try_from(started.elapsed()).unwrap_or(Duration::ZERO);
+    let clock = || crate::jobs::round_clock(now, started);
     let mut report = DeliveryReport::default();
     let mut channels: HashMap<Uuid, Option<ChannelRecord>> = HashMap::new();
     loop {
