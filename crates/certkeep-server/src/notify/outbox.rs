@@ -220,16 +220,56 @@ pub async fn enqueue_lifecycle(
     Ok(())
 }
 
-/// A certificate a stored delivery is about, by reference: the expiry sweep stores these and
-/// the payload is rendered when the delivery is sent, so that enqueueing half a million
-/// notices writes ids, not rendered payloads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A certificate version a stored delivery is about, by reference: the expiry sweep stores
+/// these and the payload is rendered when the delivery is sent, so that enqueueing half a
+/// million notices writes ids, not rendered payloads. Stored as `"<id, 32 hex digits>:<version>"`
+/// (37 bytes; the objects written before, which carried the threshold each, took ~65 and are
+/// still read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CertRef {
     pub id: Uuid,
     pub version: u32,
-    /// The threshold crossed, for `cert.expiring`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<String>,
+}
+
+impl Serialize for CertRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}:{}", self.id.simple(), self.version))
+    }
+}
+
+impl<'de> Deserialize<'de> for CertRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        let bad = || serde::de::Error::custom(format!("{text:?} is not <id>:<version>"));
+        let (id, version) = text.split_once(':').ok_or_else(bad)?;
+        Ok(CertRef {
+            id: Uuid::try_parse(id).map_err(|_| bad())?,
+            version: version.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// A reference in a stored delivery.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredRef {
+    Compact(CertRef),
+    /// Written by earlier versions: every reference carried the threshold.
+    Object {
+        id: Uuid,
+        version: u32,
+        #[serde(default)]
+        threshold: Option<String>,
+    },
+}
+
+impl StoredRef {
+    fn cert(&self) -> CertRef {
+        match *self {
+            StoredRef::Compact(c) => c,
+            StoredRef::Object { id, version, .. } => CertRef { id, version },
+        }
+    }
 }
 
 /// A delivery as stored in the outbox.
@@ -250,47 +290,54 @@ struct StoredRefs {
     channel: ChannelRef,
     /// The summary known when it was enqueued (names come with the rendering).
     summary: String,
-    refs: Vec<CertRef>,
+    /// The threshold crossed, for `cert.expiring` (the same for every reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    threshold: Option<String>,
+    refs: Vec<StoredRef>,
 }
 
 /// What the delivery history shows of a stored delivery: its certificates and summary.
 pub fn stored_outline(payload: &str) -> Option<(Vec<Uuid>, String)> {
     match serde_json::from_str::<Stored>(payload).ok()? {
-        Stored::Refs(r) => Some((r.refs.iter().map(|c| c.id).collect(), r.summary)),
+        Stored::Refs(r) => Some((r.refs.iter().map(|c| c.cert().id).collect(), r.summary)),
         Stored::Full(n) => Some((n.certificates.iter().map(|c| c.id).collect(), n.summary)),
     }
 }
 
 /// Write deliveries of `due` (certificate references with their days left at `now`, at most
-/// 100 a delivery) to `channel` into the outbox.
+/// 100 a delivery) to `channel` into the outbox; `threshold` is the one they crossed, for
+/// `cert.expiring`.
 pub async fn enqueue_refs(
     app: &App,
     tx: &mut WriteTx,
     channel: &ChannelRecord,
     event: EventType,
+    threshold: Option<Threshold>,
     due: &[(CertRef, i64)],
     now: OffsetDateTime,
 ) -> Result<usize> {
-    let mut count = 0;
-    for chunk in due.chunks(MAX_PER_DELIVERY) {
-        let days = chunk.iter().map(|d| d.1).min().unwrap_or_default();
-        let threshold = chunk.first().and_then(|d| d.0.threshold.as_deref());
-        let stored = StoredRefs {
-            id: Uuid::now_v7(),
-            event,
-            time: now,
-            channel: channel_ref(channel),
-            summary: summary_line(event, chunk.len(), None, days, threshold),
-            refs: chunk.iter().map(|d| d.0.clone()).collect(),
-        };
-        let record = pending(stored.id, channel.id, event, &Stored::Refs(stored), now)?;
-        app.store.outbox_insert(tx, &record).await?;
-        count += 1;
-    }
-    if count > 0 {
+    let threshold = threshold.map(|t| t.to_string());
+    let records = due
+        .chunks(MAX_PER_DELIVERY)
+        .map(|chunk| {
+            let days = chunk.iter().map(|d| d.1).min().unwrap_or_default();
+            let stored = StoredRefs {
+                id: Uuid::now_v7(),
+                event,
+                time: now,
+                channel: channel_ref(channel),
+                summary: summary_line(event, chunk.len(), None, days, threshold.as_deref()),
+                threshold: threshold.clone(),
+                refs: chunk.iter().map(|d| StoredRef::Compact(d.0)).collect(),
+            };
+            pending(stored.id, channel.id, event, &Stored::Refs(stored), now)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    app.store.outbox_insert_all(tx, &records).await?;
+    if !records.is_empty() {
         app.delivery_wakeup.notify_one();
     }
-    Ok(count)
+    Ok(records.len())
 }
 
 /// The notification a stored delivery sends: as stored, or rendered from its references with
@@ -303,7 +350,7 @@ async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notifica
         Ok(Stored::Refs(r)) => r,
         Err(e) => return Ok(Err(format!("stored payload is corrupt: {e}"))),
     };
-    let ids: Vec<Uuid> = r.refs.iter().map(|c| c.id).collect();
+    let ids: Vec<Uuid> = r.refs.iter().map(|c| c.cert().id).collect();
     let records: HashMap<Uuid, CertificateRecord> = app
         .store
         .certificates_by_ids(&ids)
@@ -312,14 +359,16 @@ async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notifica
         .map(|c| (c.id, c))
         .collect();
     let mut certificates = Vec::with_capacity(r.refs.len());
-    for cref in &r.refs {
+    for stored in &r.refs {
+        let cref = stored.cert();
         let Some(rec) = records.get(&cref.id) else {
             continue;
         };
-        let threshold = cref
-            .threshold
-            .as_deref()
-            .and_then(|t| Threshold::parse(t).ok());
+        let threshold = match stored {
+            StoredRef::Object { threshold, .. } => threshold.as_deref(),
+            StoredRef::Compact(_) => r.threshold.as_deref(),
+        }
+        .and_then(|t| Threshold::parse(t).ok());
         let url = &app.policy.public_url;
         if rec.current_version == cref.version {
             certificates.push(summary(rec, r.time, url, threshold));
@@ -571,4 +620,98 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
 /// Sleep until the next poll, or until something is enqueued in this process.
 pub async fn wait_for_work(app: &App, poll: StdDuration) {
     let _ = tokio::time::timeout(poll, app.delivery_wakeup.notified()).await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn stored(refs: Vec<StoredRef>, threshold: Option<&str>) -> StoredRefs {
+        StoredRefs {
+            id: Uuid::nil(),
+            event: EventType::CertExpiring,
+            time: OffsetDateTime::UNIX_EPOCH,
+            channel: ChannelRef {
+                id: Uuid::nil(),
+                name: "ops".into(),
+            },
+            summary: "s".into(),
+            threshold: threshold.map(str::to_string),
+            refs,
+        }
+    }
+
+    #[test]
+    fn references_are_stored_compactly_and_read_back() {
+        let id = Uuid::parse_str("0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b").unwrap();
+        let r = CertRef { id, version: 12 };
+        let json = serde_json::to_value(Stored::Refs(stored(
+            vec![StoredRef::Compact(r)],
+            Some("30d"),
+        )))
+        .unwrap();
+        assert_eq!(
+            json["refs"],
+            serde_json::json!(["0193a5b27c1d7e3f8a9b0c1d2e3f4a5b:12"])
+        );
+        assert_eq!(json["threshold"], "30d");
+        let back: Stored = serde_json::from_value(json).unwrap();
+        let Stored::Refs(back) = back else {
+            panic!("read back as a full notification")
+        };
+        assert_eq!(back.threshold.as_deref(), Some("30d"));
+        assert!(matches!(back.refs[..], [StoredRef::Compact(c)] if c == r));
+        // A hundred references take under 40 bytes each (objects took ~65).
+        let mut big = stored(vec![], Some("90d"));
+        big.channel.name = "n".repeat(100);
+        big.summary = "100 certificates expire soon (threshold 90d; the first in 89 days)".into();
+        big.refs = (0..MAX_PER_DELIVERY)
+            .map(|_| {
+                StoredRef::Compact(CertRef {
+                    id: Uuid::now_v7(),
+                    version: 99,
+                })
+            })
+            .collect();
+        let len = serde_json::to_string(&Stored::Refs(big)).unwrap().len();
+        assert!(len < MAX_PER_DELIVERY * 40 + 500, "{len} bytes");
+    }
+
+    #[test]
+    fn references_written_by_earlier_versions_keep_their_threshold() {
+        let old = r#"{"id":"00000000-0000-0000-0000-000000000000","type":"cert.expiring",
+            "time":"2026-01-01T00:00:00Z","channel":{"id":"00000000-0000-0000-0000-000000000000",
+            "name":"ops"},"summary":"s","refs":[{"id":"0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b",
+            "version":3,"threshold":"10%"},{"id":"0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5c","version":1}]}"#;
+        let Stored::Refs(r) = serde_json::from_str::<Stored>(old).unwrap() else {
+            panic!("read as a full notification")
+        };
+        assert_eq!(r.threshold, None);
+        match &r.refs[0] {
+            StoredRef::Object {
+                version, threshold, ..
+            } => assert_eq!((*version, threshold.as_deref()), (3, Some("10%"))),
+            StoredRef::Compact(_) => panic!("an object reference read as compact"),
+        }
+        assert_eq!(r.refs[1].cert().version, 1);
+        assert_eq!(
+            stored_outline(old).unwrap().0,
+            vec![
+                Uuid::parse_str("0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b").unwrap(),
+                Uuid::parse_str("0193a5b2-7c1d-7e3f-8a9b-0c1d2e3f4a5c").unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_reference_is_refused() {
+        for bad in [
+            "\"nonsense\"",
+            "\"0193a5b27c1d7e3f8a9b0c1d2e3f4a5b:x\"",
+            "\"zz:1\"",
+        ] {
+            assert!(serde_json::from_str::<CertRef>(bad).is_err(), "{bad}");
+        }
+    }
 }

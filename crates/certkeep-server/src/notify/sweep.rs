@@ -305,13 +305,13 @@ async fn sweep_channel(
                 let r = CertRef {
                     id: c.id,
                     version: c.version,
-                    threshold: threshold.map(|t| t.to_string()),
                 };
                 (r, notification::days_left(c.not_after, now))
             })
             .collect();
         notices += refs.len();
-        deliveries += outbox::enqueue_refs(app, &mut tx, channel, event, &refs, now).await?;
+        deliveries +=
+            outbox::enqueue_refs(app, &mut tx, channel, event, threshold, &refs, now).await?;
     }
     tx.commit().await?;
     Ok((notices, deliveries))

@@ -708,42 +708,82 @@ impl Store {
 
     /// What the expiry sweep needs to decide (id, version, validity) of every entry matching
     /// `f`, unordered and unpaged (order, cursor and limit of `f` are ignored).
+    ///
+    /// A first sweep reads half a million rows. Each comes back packed into one text (`id
+    /// version not_before not_after version_at`) and each page of them joined by the database
+    /// into one value: decoding rows through sqlx cost ~4 µs a row, six times what SQLite
+    /// takes to read and pack them (BENCHMARKS.md, "Expiry sweep"). Pages, in `(not_after,
+    /// id)` order, keep each joined value small whatever the inventory's size.
     pub async fn certificate_due_candidates(
         &self,
         f: &CertificateFilter,
     ) -> Result<Vec<DueCandidate>> {
-        // One text column a row: a first sweep reads half a million rows, and decoding each
-        // value through sqlx cost more than SQLite's reading them (~4 µs a row with five
-        // columns; BENCHMARKS.md).
-        let (mut sql, binds) = filter_sql(
-            "id || ' ' || current_version || ' ' || not_before || ' ' || not_after || ' ' || version_at",
-            f,
-            self.backend(),
-            &Drive::InOrder,
-        );
-        // SQLite has no statistics and picks the narrowest index on not_after, which then
-        // reads every row from the table; the expiry indexes carry all these columns.
+        self.certificate_due_candidates_paged(f, DUE_PAGE).await
+    }
+
+    /// [`Store::certificate_due_candidates`], reading `page` rows a query.
+    pub async fn certificate_due_candidates_paged(
+        &self,
+        f: &CertificateFilter,
+        page: u32,
+    ) -> Result<Vec<DueCandidate>> {
+        // SQLite has no statistics and would pick the narrowest index on not_after, which then
+        // reads every row from the table; the expiry indexes carry every column read here.
         let by_expiry = f.not_after_min.is_some()
             || f.not_after_max_excl.is_some()
             || f.percent_window.is_some();
-        if self.backend() == super::Backend::Sqlite && by_expiry && f.version_after.is_none() {
-            let index = if f.scope_group.is_some() {
-                "certificates_group_not_after"
-            } else {
-                "certificates_live_not_after"
-            };
-            sql = sql.replacen(
-                "FROM certificates c WHERE",
-                &format!("FROM certificates c INDEXED BY {index} WHERE"),
-                1,
+        let drive = if by_expiry && f.version_after.is_none() {
+            Drive::Expiry
+        } else {
+            Drive::InOrder
+        };
+        let sqlite = self.backend() == super::Backend::Sqlite;
+        // Byte order for the id tie-break, as Rust compares the last one read.
+        let (join, id_order) = if sqlite {
+            ("group_concat", "id")
+        } else {
+            ("string_agg", "id COLLATE \"C\"")
+        };
+        let mut out = Vec::new();
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let (mut sql, mut binds) = filter_sql(
+                "id || ' ' || current_version || ' ' || not_before || ' ' || not_after || ' ' || version_at AS packed",
+                f,
+                self.backend(),
+                &drive,
             );
+            if let Some((not_after, id)) = &after {
+                binds.push(Bind::Int(*not_after));
+                let t = binds.len();
+                binds.push(Bind::Text(id.clone()));
+                let i = binds.len();
+                sql.push_str(&format!(
+                    " AND not_after >= ${t} AND (not_after > ${t} OR {id_order} > ${i})"
+                ));
+            }
+            let sql = format!(
+                "SELECT {join}(packed, ','), COUNT(*) FROM ({sql} ORDER BY not_after, {id_order} LIMIT {page}) page"
+            );
+            let row = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
+                .fetch_one(self.reader())
+                .await?;
+            let joined: Option<String> = row.try_get(0)?;
+            let count: i64 = row.try_get(1)?;
+            let mut last: Option<(i64, &str)> = None;
+            for packed in joined.as_deref().unwrap_or_default().split_terminator(',') {
+                let (c, id) = due_candidate(packed)?;
+                let key = (c.not_after.unix_timestamp(), id);
+                if last.is_none_or(|l| l < key) {
+                    last = Some(key);
+                }
+                out.push(c);
+            }
+            match last {
+                Some((t, id)) if count >= i64::from(page) => after = Some((t, id.to_string())),
+                _ => return Ok(out),
+            }
         }
-        let rows = bind_all(sqlx::query(AssertSqlSafe(sql)), binds)
-            .fetch_all(self.reader())
-            .await?;
-        rows.iter()
-            .map(|r| due_candidate(&r.try_get::<String, _>(0)?))
-            .collect()
     }
 
     /// Entries by id (any order; missing ids are left out).
@@ -774,6 +814,9 @@ const RARE_MATCHES: i64 = 2_000;
 /// Issuers read from the issuer index to find those containing a substring.
 const MAX_DISTINCT_ISSUERS: i64 = 1_000;
 
+/// Candidate rows the expiry sweep reads per query.
+const DUE_PAGE: u32 = 100_000;
+
 /// Where a listing starts (see [`Store::list_drive`]; PostgreSQL only uses `Issuers` and
 /// `Nothing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -788,14 +831,19 @@ enum Drive {
     Label(usize),
     /// Some filter matches no live entry.
     Nothing,
+    /// The expiry index carrying what the sweep reads (of the scope group if the filter has
+    /// one).
+    Expiry,
 }
 
-/// A due candidate from its packed row: `id version not_before not_after version_at`.
-fn due_candidate(packed: &str) -> Result<DueCandidate> {
+/// A due candidate from its packed row `id version not_before not_after version_at`, and its
+/// id as read.
+fn due_candidate(packed: &str) -> Result<(DueCandidate, &str)> {
     let bad = || Error::Internal(format!("unexpected sweep candidate row {packed:?}"));
     let mut parts = packed.split(' ');
     let mut next = || parts.next().ok_or_else(bad);
-    let id = parse_uuid(next()?)?;
+    let id_text = next()?;
+    let id = parse_uuid(id_text)?;
     let mut int = |what: &str| -> Result<i64> {
         next()?
             .parse::<i64>()
@@ -805,13 +853,14 @@ fn due_candidate(packed: &str) -> Result<DueCandidate> {
     let not_before = from_ts(int("not_before")?)?;
     let not_after = from_ts(int("not_after")?)?;
     let version_at = from_ts(int("version_at")?)?;
-    Ok(DueCandidate {
+    let candidate = DueCandidate {
         id,
         version,
         not_before,
         not_after,
         version_at,
-    })
+    };
+    Ok((candidate, id_text))
 }
 
 /// `SELECT columns FROM certificates c WHERE <every condition of f>` and its bind values.
@@ -826,6 +875,8 @@ fn filter_sql(
         _ if !sqlite => "",
         Drive::KeyAlgorithm => " INDEXED BY certificates_live_key_algorithm",
         Drive::Issuers(_) => " INDEXED BY certificates_live_issuer",
+        Drive::Expiry if f.scope_group.is_some() => " INDEXED BY certificates_group_not_after",
+        Drive::Expiry => " INDEXED BY certificates_live_not_after",
         Drive::InOrder | Drive::Label(_) | Drive::Nothing => "",
     };
     let mut sql = format!("SELECT {columns} FROM certificates c{index} WHERE ");

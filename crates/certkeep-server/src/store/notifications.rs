@@ -276,24 +276,49 @@ impl Store {
     }
 
     pub async fn outbox_insert(&self, tx: &mut WriteTx, o: &OutboxRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO notification_outbox (id, channel_id, event_type, payload, status, attempts, \
-             next_attempt_at, last_error, last_status_code, created_at, delivered_at, lease_owner, lease_until) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL)",
-        )
-        .bind(o.id.to_string())
-        .bind(o.channel_id.to_string())
-        .bind(o.event_type.as_str())
-        .bind(o.payload.as_str())
-        .bind(o.status.as_str())
-        .bind(i64::from(o.attempts))
-        .bind(ts(o.next_attempt_at))
-        .bind(o.last_error.clone())
-        .bind(o.last_status_code.map(i64::from))
-        .bind(ts(o.created_at))
-        .bind(o.delivered_at.map(ts))
-        .execute(&mut **tx)
-        .await?;
+        self.outbox_insert_all(tx, std::slice::from_ref(o)).await
+    }
+
+    /// Insert `records`, several a statement (a sweep writes thousands).
+    pub async fn outbox_insert_all(
+        &self,
+        tx: &mut WriteTx,
+        records: &[OutboxRecord],
+    ) -> Result<()> {
+        const COLUMNS: usize = 11;
+        const ROWS_PER_STATEMENT: usize = 64;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let params: Vec<String> = (1..=COLUMNS)
+                        .map(|c| format!("${}", r * COLUMNS + c))
+                        .collect();
+                    format!("({}, NULL, NULL)", params.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO notification_outbox (id, channel_id, event_type, payload, status, attempts, \
+                 next_attempt_at, last_error, last_status_code, created_at, delivered_at, lease_owner, lease_until) \
+                 VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for o in chunk {
+                q = q
+                    .bind(o.id.to_string())
+                    .bind(o.channel_id.to_string())
+                    .bind(o.event_type.as_str())
+                    .bind(o.payload.as_str())
+                    .bind(o.status.as_str())
+                    .bind(i64::from(o.attempts))
+                    .bind(ts(o.next_attempt_at))
+                    .bind(o.last_error.as_deref())
+                    .bind(o.last_status_code.map(i64::from))
+                    .bind(ts(o.created_at))
+                    .bind(o.delivered_at.map(ts));
+            }
+            q.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 

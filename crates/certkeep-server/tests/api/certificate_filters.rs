@@ -236,3 +236,129 @@ async fn rare_and_common_filter_values_list_exactly_the_matching_entries() {
         "{non_empty} of {checked} non-empty"
     );
 }
+
+/// What the expiry sweep reads comes back whole and once whatever the page size: pages meet
+/// between entries expiring at the same second (the id breaks the tie), on every index the
+/// sweep's filters choose.
+#[tokio::test]
+async fn sweep_candidates_come_back_whole_across_pages() {
+    use certkeep_server::store::PercentWindow;
+
+    let t = TestApp::spawn().await;
+    let now =
+        OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    let n = 700;
+    let mut all = Vec::with_capacity(n);
+    let mut tx = t.app.store.begin_write().await.unwrap();
+    for i in 0..n {
+        let (mut rec, mut version) = entry(i, now);
+        // Many entries expiring at the very same second, and versions stored at five times.
+        rec.info.not_after = now + Duration::days(i64::try_from(i % 40).unwrap());
+        version.created_at = now - Duration::hours(i64::try_from(i % 5).unwrap());
+        t.app
+            .store
+            .certificate_insert(&mut tx, &rec, &version)
+            .await
+            .unwrap();
+        if i.is_multiple_of(9) {
+            t.app
+                .store
+                .certificate_set_deleted(&mut tx, rec.id, Some(now), now)
+                .await
+                .unwrap();
+            rec.deleted_at = Some(now);
+        }
+        all.push((rec, version.created_at));
+    }
+    tx.commit().await.unwrap();
+
+    let s = now.unix_timestamp();
+    let day = 86_400;
+    let in_range = CertificateFilter {
+        not_after_min: Some(s + 3 * day),
+        not_after_max_excl: Some(s + 31 * day),
+        ..CertificateFilter::default()
+    };
+    let cases: Vec<(&str, CertificateFilter)> = vec![
+        ("expiry range", in_range.clone()),
+        (
+            "expiry range in a group",
+            CertificateFilter {
+                scope_group: Some("g1".into()),
+                ..in_range.clone()
+            },
+        ),
+        (
+            "expiry range with a label, settled before",
+            CertificateFilter {
+                labels: vec![label("env", Some("prod"))],
+                version_until: Some(s - 2 * 3600),
+                ..in_range.clone()
+            },
+        ),
+        (
+            "versions stored in a window",
+            CertificateFilter {
+                version_after: Some(s - 3 * 3600),
+                version_until: Some(s - 3600),
+                ..CertificateFilter::default()
+            },
+        ),
+        (
+            "percent window",
+            CertificateFilter {
+                percent_window: Some(PercentWindow {
+                    percent: 50,
+                    now: s,
+                    after: None,
+                }),
+                ..CertificateFilter::default()
+            },
+        ),
+        ("everything live", CertificateFilter::default()),
+    ];
+    for (what, f) in cases {
+        let mut want: Vec<(Uuid, i64)> = all
+            .iter()
+            .filter(|(r, version_at)| {
+                let na = r.info.not_after.unix_timestamp();
+                let nb = r.info.not_before.unix_timestamp();
+                let v = version_at.unix_timestamp();
+                r.deleted_at.is_none()
+                    && f.scope_group
+                        .as_ref()
+                        .is_none_or(|g| r.group.as_ref() == Some(g))
+                    && f.labels
+                        .iter()
+                        .all(|l| r.labels.get(&l.key) == l.value.as_ref())
+                    && f.not_after_min.is_none_or(|m| na >= m)
+                    && f.not_after_max_excl.is_none_or(|m| na < m)
+                    && f.version_after.is_none_or(|m| v > m)
+                    && f.version_until.is_none_or(|m| v <= m)
+                    && f.percent_window.is_none_or(|w| {
+                        na >= w.now && (na - w.now) * 100 <= (na - nb) * i64::from(w.percent)
+                    })
+            })
+            .map(|(r, _)| (r.id, r.info.not_after.unix_timestamp()))
+            .collect();
+        want.sort();
+        assert!(want.len() > 20, "{what}: the case selects enough entries");
+        for page in [1, 7, 64, 100_000] {
+            let got = t
+                .app
+                .store
+                .certificate_due_candidates_paged(&f, page)
+                .await
+                .unwrap();
+            let mut got: Vec<(Uuid, i64)> = got
+                .iter()
+                .map(|c| {
+                    assert_eq!(c.version, 1);
+                    (c.id, c.not_after.unix_timestamp())
+                })
+                .collect();
+            got.sort();
+            assert_eq!(got, want, "{what}, {page} a page");
+        }
+    }
+}
