@@ -1822,6 +1822,39 @@ async fn ui_reimport_and_edit_through_the_forms_and_a_reader_is_refused() {
     assert!(r.text().await.unwrap().contains("needs the manager role"));
     assert_eq!(app.admin.certificate_get(id).await.unwrap().name, "renamed");
     assert_eq!(stored_versions(&app, id).await.len(), 2);
+    // Nor do the form pages open for a role that could not submit them.
+    for (path, needs) in [
+        (
+            format!("{page}/edit"),
+            "editing a certificate needs the writer role",
+        ),
+        (
+            "/import".to_string(),
+            "importing certificates needs the manager role",
+        ),
+        ("/channels/new".to_string(), "needs the manager role"),
+        (
+            "/orders/new".to_string(),
+            "ordering a certificate needs the manager role",
+        ),
+    ] {
+        let r = rb.get(&path).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(needs), "{path}: {body}");
+        assert!(
+            !body.contains("<form method=\"post\" action=\"/"),
+            "{path}: {body}"
+        );
+    }
+    // A Writer edits but does not import.
+    let (_, writer) = app.client_with_role(Role::Writer, None).await;
+    let wb = Browser::signed_in(&app.base_url, &writer).await;
+    assert_eq!(
+        wb.get(&format!("{page}/edit")).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(wb.get("/import").await.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

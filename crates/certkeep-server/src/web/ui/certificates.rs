@@ -13,7 +13,7 @@ use base64::Engine;
 use certkeep_api::{
     AuditQuery, CertificateListQuery, CertificateMetadata, CertificateSort, CertificateStatus,
     DownloadFormat, DownloadPart, DownloadQuery, EditCertificateRequest, ImportCertificateRequest,
-    Pkcs12ExportRequest, ReimportCertificateRequest,
+    Pkcs12ExportRequest, ReimportCertificateRequest, Role,
 };
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
@@ -485,7 +485,7 @@ async fn detail_page(
         .iter()
         .map(super::channels::delivery_row)
         .collect();
-    let audit = if signed.session.role >= certkeep_api::Role::Admin {
+    let audit = if signed.session.role >= Role::Admin {
         let page = app
             .audit_list(
                 ctx,
@@ -682,6 +682,7 @@ pub async fn edit_form(
     signed: Signed,
     UiId(id): UiId,
 ) -> Result<Response, UiError> {
+    signed.require(Role::Writer, "editing a certificate")?;
     let c = app
         .certificate_get(&signed.ctx, id)
         .await
@@ -857,12 +858,13 @@ impl ImportPage {
     }
 }
 
-pub async fn import_form(signed: Signed) -> Response {
-    render(&ImportPage::new(
+pub async fn import_form(signed: Signed) -> Result<Response, UiError> {
+    signed.require(Role::Manager, "importing certificates")?;
+    Ok(render(&ImportPage::new(
         signed.chrome("Import a certificate", "import"),
         "/import".into(),
         false,
-    ))
+    )))
 }
 
 /// A file's content in the API's input encoding: PEM text as is, anything else as base64.

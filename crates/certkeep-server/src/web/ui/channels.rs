@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use certkeep_api::{
     ChannelInfo, ChannelKind, ChannelScope, ChannelTestResult, CreateChannelRequest, DeliveryInfo,
-    DeliveryQuery, SmtpConfig, SmtpTlsMode, UpdateChannelRequest,
+    DeliveryQuery, Role, SmtpConfig, SmtpTlsMode, UpdateChannelRequest,
 };
 use uuid::Uuid;
 
@@ -505,8 +505,9 @@ struct FormPage {
     created_id: String,
 }
 
-pub async fn new_form(signed: Signed) -> Response {
-    render(&FormPage {
+pub async fn new_form(signed: Signed) -> Result<Response, UiError> {
+    signed.require(Role::Manager, "creating notification channels")?;
+    Ok(render(&FormPage {
         chrome: signed.chrome("New channel", "channels"),
         action: "/channels/new".into(),
         editing: false,
@@ -519,7 +520,7 @@ pub async fn new_form(signed: Signed) -> Response {
         error: FormError::none(),
         created_secret: None,
         created_id: String::new(),
-    })
+    }))
 }
 
 fn form_failed(
@@ -586,6 +587,7 @@ pub async fn edit_form(
     signed: Signed,
     UiId(id): UiId,
 ) -> Result<Response, UiError> {
+    signed.require(Role::Manager, "changing notification channels")?;
     let c = app
         .channel_get(&signed.ctx, id)
         .await

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use certkeep_api::{
     ChallengeType, CreateOrderRequest, KeyType, OrderInfo, OrderStatus, RenewCertificateRequest,
+    Role,
 };
 use uuid::Uuid;
 
@@ -312,6 +313,7 @@ async fn form_page(
 }
 
 pub async fn new_form(State(app): State<Arc<App>>, signed: Signed) -> Result<Response, UiError> {
+    signed.require(Role::Manager, "ordering a certificate")?;
     let f = OrderForm {
         challenge: "http-01".into(),
         key_type: KeyType::default().as_str().into(),

@@ -50,6 +50,19 @@ impl Signed {
         }
     }
 
+    /// Refuse a form page to a session whose role could not submit it (the submission would
+    /// be refused by the use-case anyway; this says so before anything is typed).
+    pub fn require(&self, role: Role, what: &str) -> Result<(), UiError> {
+        if self.session.role >= role {
+            return Ok(());
+        }
+        Err(self.fail(crate::error::Error::Forbidden(format!(
+            "{what} needs the {} role; you are signed in as {}",
+            role.as_str(),
+            self.session.role.as_str()
+        ))))
+    }
+
     pub fn fail(&self, e: crate::error::Error) -> UiError {
         UiError::domain(e, &self.ctx.request_id)
     }
