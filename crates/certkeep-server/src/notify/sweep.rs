@@ -102,25 +102,23 @@ async fn expiring_due(
         .filter_map(|t| Threshold::parse(t).ok())
         .collect();
     let now_s = run.now.unix_timestamp();
+    let furthest_days = thresholds
+        .iter()
+        .filter_map(|t| match t {
+            Threshold::Days(n) => Some(i64::from(*n)),
+            Threshold::Percent(_) => None,
+        })
+        .max();
+    // Crossed a days threshold by now: not expired, and within the furthest one.
+    let crossed_days = |days: i64| CertificateFilter {
+        not_after_min: Some(now_s),
+        not_after_max_excl: Some(now_s + days * 86_400 + 1),
+        ..CertificateFilter::default()
+    };
     let mut filters = Vec::new();
     match run.last {
         // First run: everything already crossed.
-        None => {
-            let furthest_days = thresholds
-                .iter()
-                .filter_map(|t| match t {
-                    Threshold::Days(n) => Some(i64::from(*n)),
-                    Threshold::Percent(_) => None,
-                })
-                .max();
-            if let Some(days) = furthest_days {
-                filters.push(CertificateFilter {
-                    not_after_min: Some(now_s),
-                    not_after_max_excl: Some(now_s + days * 86_400 + 1),
-                    ..CertificateFilter::default()
-                });
-            }
-        }
+        None => filters.extend(furthest_days.map(crossed_days)),
         // Crossed in (last, now].
         Some((last, _)) => {
             for t in &thresholds {
@@ -152,6 +150,24 @@ async fn expiring_due(
         found.extend(run.candidates(app, run.settled_before(f)).await?);
     }
     if let Some(f) = run.newly_settled() {
+        // Only those not expired, and within the furthest threshold unless a percentage one
+        // (of any lifetime) may be crossed: after a bulk import this reads the due part of
+        // the inventory, not all of it.
+        let percent = thresholds
+            .iter()
+            .any(|t| matches!(t, Threshold::Percent(_)));
+        let due = match furthest_days {
+            Some(days) if !percent => crossed_days(days),
+            _ => CertificateFilter {
+                not_after_min: Some(now_s),
+                ..CertificateFilter::default()
+            },
+        };
+        let f = CertificateFilter {
+            not_after_min: due.not_after_min,
+            not_after_max_excl: due.not_after_max_excl,
+            ..f
+        };
         found.extend(run.candidates(app, f).await?);
     }
     let mut out = HashMap::new();
@@ -204,10 +220,12 @@ async fn expired_due(
         out.insert(c.id, c);
     }
     if let Some(f) = run.newly_settled() {
+        let f = CertificateFilter {
+            not_after_max_excl: Some(now_s),
+            ..f
+        };
         for c in run.candidates(app, f).await? {
-            if c.not_after < run.now {
-                out.insert(c.id, c);
-            }
+            out.insert(c.id, c);
         }
     }
     let today = day_number(run.now);

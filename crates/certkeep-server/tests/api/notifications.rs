@@ -1195,6 +1195,56 @@ async fn sweep_sends_each_notice_once_through_changes_between_runs() {
     t.stop().await;
 }
 
+/// A certificate first seen by a sweep that runs within the second it expires: the sweep's
+/// windows are whole seconds, so it is told `cert.expired` by one run, not by this one (found
+/// newly stored) and again by the next (found expired since the last run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_expiring_within_the_second_of_a_sweep_is_told_once() {
+    use certkeep_server::app::RequestCtx;
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let (_, token) = t.client_with_role(Role::Admin, None).await;
+    let mut ch = webhook("expiry", &rx.url);
+    ch.events = Some(vec!["cert.expiring".into(), "cert.expired".into()]);
+    ch.expired_hour_utc = Some(9);
+    t.admin.channel_create(&ch).await.unwrap();
+    let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
+    let h = |hour: i64| day0 + Duration::hours(hour);
+    let ca = root_ca("Second CA", day0 - Duration::days(10));
+    let ctx = RequestCtx {
+        request_id: "test".into(),
+        bearer: Some(token),
+        now: h(7),
+    };
+    t.app
+        .certificate_import(
+            &ctx,
+            ImportCertificateRequest {
+                name: "echo".into(),
+                certificate: leaf_pem(&ca, "echo.example.test", day0 - Duration::days(5), h(12)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The channel's first run, before the version has settled: nothing.
+    assert_eq!(day(&t, &rx, h(7) + Duration::minutes(1)).await, vec![]);
+    let mut told = day(&t, &rx, h(12) + Duration::milliseconds(500)).await;
+    told.extend(day(&t, &rx, h(13)).await);
+    assert_eq!(
+        told,
+        vec![(
+            "cert.expired".to_string(),
+            "echo".to_string(),
+            String::new()
+        )]
+    );
+    // From the next day's reminder hour on, once a day.
+    assert_eq!(day(&t, &rx, h(24 + 8)).await, vec![]);
+    assert_eq!(day(&t, &rx, h(24 + 10)).await.len(), 1);
+    t.stop().await;
+}
+
 /// A receiver slower than the delivery lease: the worker sending renews its lease, so a second
 /// worker (another replica) finds nothing to take over and the delivery goes out once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
