@@ -50,12 +50,32 @@ fn which(tool: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A port for a peer told its port before it starts (Pebble, BIND, the browser driver, the
+/// server's HTTP-01 listener), free on TCP and UDP now. Not from the kernel's ephemeral range
+/// (32768–60999 here): a port probed there can be handed to another test's `bind(0)` or
+/// outgoing connection before the peer binds it (seen: the server's HTTP-01 listener failing
+/// to bind, so a test's server stopped). Each is handed out once per test process, from a
+/// random start so that concurrent test processes rarely meet.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + std::process::id() as u16 % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 fn wait_for_tcp(addr: SocketAddr, what: &str, child: &mut Child) {

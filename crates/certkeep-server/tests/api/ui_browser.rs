@@ -17,6 +17,7 @@ use certkeep_testkit as tk;
 use fantoccini::{Client, ClientBuilder, Locator};
 use time::{Duration, OffsetDateTime};
 
+use crate::acme_peers::free_port;
 use crate::certificates::fixtures;
 use crate::helpers::TestApp;
 use crate::ui::{admin_token, test_ca};
@@ -55,14 +56,6 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
             None
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start_driver(driver: &Path) -> (Driver, String) {
