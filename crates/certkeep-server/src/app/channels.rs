@@ -297,6 +297,7 @@ impl App {
             // A test that is disabled still tells the truth: send regardless of `enabled`.
             let mut sendable = channel.clone();
             sendable.enabled = true;
+            self.refresh_signing_keys().await?;
             let answer = outbox::attempt(self, Some(&sendable), &record, now).await;
             let (delivered, status_code, detail) = match &answer {
                 SendResult::Delivered { status, detail } => (true, *status, detail.clone()),
@@ -408,12 +409,17 @@ impl App {
     }
 
     /// The public keys that sign webhook bodies, as a JWKS (no authentication: receivers fetch it).
-    pub fn notification_jwks(&self) -> serde_json::Value {
+    /// Read from the database first: another replica may have rotated them.
+    pub async fn notification_jwks(&self) -> serde_json::Value {
+        if let Err(e) = self.refresh_signing_keys().await {
+            tracing::warn!(error = %e, "cannot reload the webhook signing keys; serving those loaded");
+        }
         self.signing_keys().jwks()
     }
 
     /// Replace the webhook signing key. The old key stays in the JWKS (one rotation deep) so
-    /// receivers keep verifying what replicas sign until they reload the keys (within seconds).
+    /// receivers keep verifying what replicas sign until they reload the keys (before each
+    /// batch of deliveries they send).
     #[instrument(skip_all, fields(request_id = %ctx.request_id))]
     pub async fn notification_signing_key_rotate(
         &self,
@@ -448,7 +454,7 @@ impl App {
             .await?;
             tx.commit().await?;
             self.refresh_signing_keys().await?;
-            Ok(self.notification_jwks())
+            Ok(self.signing_keys().jwks())
         }
         .await;
         self.finish_write(ctx, &p, ACTION, None, result, json!({}))

@@ -336,10 +336,6 @@ async fn sweep_loop(app: Arc<App>, every: Duration, mut shutdown: watch::Receive
 
 async fn delivery_loop(app: Arc<App>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
     loop {
-        // A key rotated on another replica is picked up before the next round.
-        if let Err(e) = app.refresh_signing_keys().await {
-            tracing::warn!(error = %e, "cannot reload the webhook signing keys");
-        }
         match delivery_job::run_once(&app, OffsetDateTime::now_utc()).await {
             Ok(r) if r.attempts() > 0 => tracing::debug!(
                 delivered = r.delivered,

@@ -96,12 +96,13 @@ pub fn default_events(kind: ChannelKind) -> Vec<EventType> {
             EventType::CertOrderFailed,
             EventType::CertRenewFailed,
         ],
-        // Pages for what is broken, resolved when it is replaced.
+        // Pages for what is broken, resolved when it is replaced or deleted.
         ChannelKind::Pagerduty => vec![
             EventType::CertExpired,
             EventType::CertRenewFailed,
             EventType::CertReimported,
             EventType::CertRenewed,
+            EventType::CertDeleted,
         ],
     }
 }

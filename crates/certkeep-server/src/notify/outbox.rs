@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
+use certkeep_api::ChannelKind;
 use serde::{Deserialize, Serialize};
 
 use time::{Duration, OffsetDateTime};
@@ -504,12 +505,37 @@ pub async fn attempt(
         };
     };
     if !channel.enabled {
-        return SendResult::Failed {
+        // Disabled since the claim: kept for when it is enabled again.
+        return SendResult::Retry {
             status: None,
-            error: "the channel is disabled".into(),
+            error: "the channel was disabled; sent once it is enabled again".into(),
+            retry_after: None,
         };
     }
     let n = match render(app, &o.payload).await {
+        Ok(Ok(n))
+            if matches!(
+                channels::kind_from_str(&channel.kind),
+                Ok(ChannelKind::Pagerduty)
+            ) =>
+        {
+            match still_paging(app, n).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(detail)) => {
+                    return SendResult::Delivered {
+                        status: None,
+                        detail,
+                    };
+                }
+                Err(e) => {
+                    return SendResult::Retry {
+                        status: None,
+                        error: format!("reading the certificates to send: {e}"),
+                        retry_after: None,
+                    };
+                }
+            }
+        }
         Ok(Ok(n)) => n,
         Ok(Err(error)) => {
             return SendResult::Failed {
@@ -543,6 +569,39 @@ pub async fn attempt(
     senders::send(&target, &n, &ctx).await
 }
 
+/// A PagerDuty trigger without the certificates replaced or deleted since it was enqueued:
+/// their incidents were resolved by then (`cert.reimported`, `cert.renewed`, `cert.deleted`),
+/// and a trigger retried after the resolve went out would open them again. `Err` with what to
+/// record when nothing is left to send.
+async fn still_paging(
+    app: &App,
+    mut n: Notification,
+) -> Result<std::result::Result<Notification, String>> {
+    if !senders::pagerduty::triggers(n.event) {
+        return Ok(Ok(n));
+    }
+    let ids: Vec<Uuid> = n.certificates.iter().map(|c| c.id).collect();
+    let current: HashMap<Uuid, CertificateRecord> = app
+        .store
+        .certificates_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    n.certificates.retain(|c| {
+        current
+            .get(&c.id)
+            .is_some_and(|r| r.deleted_at.is_none() && r.current_version == c.version)
+    });
+    if n.certificates.is_empty() {
+        return Ok(Err(
+            "nothing sent: the certificates were replaced or deleted since, and their incidents resolved"
+                .into(),
+        ));
+    }
+    Ok(Ok(n))
+}
+
 /// Deliver what is due at `now`: claim batches under `owner`'s lease, send them concurrently
 /// while renewing the lease, record each outcome; until nothing due is left. The clock moves
 /// on from `now` with the time the round takes, so that a long round's later claims, leases,
@@ -556,8 +615,9 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
     let heartbeat_every = StdDuration::try_from(lease / 3).unwrap_or(StdDuration::from_secs(1));
     let clock = || crate::jobs::round_clock(now, started);
     let mut report = DeliveryReport::default();
-    let mut channels: HashMap<Uuid, Option<ChannelRecord>> = HashMap::new();
     loop {
+        // Read for each batch, so that a channel edited or disabled meanwhile is seen.
+        let mut channels: HashMap<Uuid, Option<ChannelRecord>> = HashMap::new();
         let at = clock();
         let claimed = app
             .store
@@ -570,6 +630,10 @@ pub async fn deliver_due(app: &App, owner: &str, now: OffsetDateTime) -> Result<
             if let std::collections::hash_map::Entry::Vacant(slot) = channels.entry(o.channel_id) {
                 slot.insert(app.store.channel_get(o.channel_id).await?);
             }
+        }
+        // A key rotated on another replica signs from the next batch on.
+        if let Err(e) = app.refresh_signing_keys().await {
+            tracing::warn!(error = %e, "cannot reload the webhook signing keys");
         }
         let ids: Vec<Uuid> = claimed.iter().map(|o| o.id).collect();
         use futures_util::StreamExt;

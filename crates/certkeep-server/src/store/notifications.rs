@@ -323,7 +323,8 @@ impl Store {
     }
 
     /// Lease up to `limit` due pending deliveries to `owner` until `lease_until`. Rows leased by
-    /// a live worker elsewhere are skipped; an expired lease is taken over.
+    /// a live worker elsewhere are skipped; an expired lease is taken over. Deliveries to a
+    /// disabled channel wait, pending, until it is enabled again.
     pub async fn outbox_claim(
         &self,
         owner: &str,
@@ -334,7 +335,9 @@ impl Store {
         let sql = format!(
             "UPDATE notification_outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (\
              SELECT id FROM notification_outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at LIMIT $4{}) \
+             AND (lease_until IS NULL OR lease_until < $3) \
+             AND channel_id IN (SELECT id FROM notification_channels WHERE enabled = 1) \
+             ORDER BY next_attempt_at LIMIT $4{}) \
              RETURNING {OUTBOX_COLUMNS}",
             self.skip_locked()
         );

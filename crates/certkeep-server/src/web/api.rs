@@ -566,7 +566,7 @@ async fn channel_deliveries(
 #[utoipa::path(get, path = "/api/v1/notifications/jwks.json", tag = "notifications", security(()),
     responses((status = 200, description = "JWKS of the keys that sign webhook bodies (ES256)", body = Object)))]
 async fn notification_jwks(State(app): AppState) -> Json<serde_json::Value> {
-    Json(app.notification_jwks())
+    Json(app.notification_jwks().await)
 }
 
 #[utoipa::path(post, path = "/api/v1/notifications/signing-keys/rotate", tag = "notifications",

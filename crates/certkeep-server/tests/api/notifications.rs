@@ -920,6 +920,16 @@ async fn the_signing_key_rotates_with_an_overlap() {
             .status(),
         Some(403)
     );
+    // Another replica on the same database, with the keys loaded before the rotation.
+    let replica = certkeep_server::app::App::open(&certkeep_server::config::Config {
+        data_dir: t.dir.path().to_path_buf(),
+        database_url: Some(t.database_url.clone()),
+        danger_allow_http_channels: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(replica.notification_jwks().await, before);
     let after = t.admin.notification_signing_key_rotate().await.unwrap();
     let kids: Vec<String> = after["keys"]
         .as_array()
@@ -945,6 +955,38 @@ async fn the_signing_key_rotates_with_an_overlap() {
     .unwrap();
     assert_eq!(header["kid"].as_str().unwrap(), kids[0]);
     verify(&got[0], &secret, &after);
+    // The other replica signs with the new key at once, and serves the new JWKS.
+    rx.clear();
+    let ca = root_ca("Rotation CA", OffsetDateTime::now_utc() - Duration::days(1));
+    t.admin
+        .certificate_import(&ImportCertificateRequest {
+            name: "kilo".into(),
+            certificate: leaf_pem(
+                &ca,
+                "kilo.example.test",
+                OffsetDateTime::now_utc() - Duration::days(1),
+                OffsetDateTime::now_utc() + Duration::days(300),
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r = delivery_job::run_once(&replica, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(r.delivered, 1);
+    let got = rx.received();
+    assert_eq!(got[0].json["type"], "cert.imported");
+    let jws = got[0].headers["certkeep-signature"].to_str().unwrap();
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jws.split_once("..").unwrap().0)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"].as_str().unwrap(), kids[0]);
+    verify(&got[0], &secret, &after);
+    assert_eq!(replica.notification_jwks().await, after);
     // A second rotation drops the oldest key.
     let again = t.admin.notification_signing_key_rotate().await.unwrap();
     let kids2: Vec<&str> = again["keys"]
@@ -1242,6 +1284,251 @@ async fn a_certificate_expiring_within_the_second_of_a_sweep_is_told_once() {
     // From the next day's reminder hour on, once a day.
     assert_eq!(day(&t, &rx, h(24 + 8)).await, vec![]);
     assert_eq!(day(&t, &rx, h(24 + 10)).await.len(), 1);
+    t.stop().await;
+}
+
+/// Certificates crossing the same threshold in one run go out together, at most 100 a
+/// delivery, each exactly once; other thresholds go in deliveries of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_due_together_are_batched_at_most_a_hundred_a_delivery() {
+    use certkeep_server::app::RequestCtx;
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let (_, token) = t.client_with_role(Role::Admin, None).await;
+    let mut ch = webhook("batches", &rx.url);
+    ch.events = Some(vec!["cert.expiring".into()]);
+    t.admin.channel_create(&ch).await.unwrap();
+    let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
+    let ca = root_ca("Batch CA", day0 - Duration::days(100));
+    let ctx = RequestCtx {
+        request_id: "test".into(),
+        bearer: Some(token),
+        now: day0,
+    };
+    // 230 inside the 10-day threshold, 3 inside the 30-day one.
+    for i in 0..233 {
+        let not_after = if i < 230 {
+            day0 + Duration::days(5) + Duration::minutes(i)
+        } else {
+            day0 + Duration::days(20)
+        };
+        t.app
+            .certificate_import(
+                &ctx,
+                ImportCertificateRequest {
+                    name: format!("b{i:03}"),
+                    certificate: leaf_pem(
+                        &ca,
+                        &format!("b{i}.example.test"),
+                        day0 - Duration::days(80),
+                        not_after,
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let r = expiry_sweep_job::run_once(&t.app, day0 + Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.notices, r.deliveries), (233, 4));
+    let d = delivery_job::run_once(&t.app, day0 + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(d.delivered, 4);
+    let mut sizes: Vec<(String, usize)> = rx
+        .received()
+        .iter()
+        .map(|r| {
+            let certs = r.json["certificates"].as_array().unwrap();
+            let threshold = certs[0]["threshold"].as_str().unwrap().to_string();
+            assert!(certs.iter().all(|c| c["threshold"] == threshold.as_str()));
+            (threshold, certs.len())
+        })
+        .collect();
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        vec![
+            ("10d".to_string(), 30),
+            ("10d".to_string(), 100),
+            ("10d".to_string(), 100),
+            ("30d".to_string(), 3)
+        ]
+    );
+    let names: Vec<String> = notices(&rx).into_iter().map(|n| n.1).collect();
+    let mut once = names.clone();
+    once.dedup();
+    assert_eq!(
+        (names.len(), once.len()),
+        (233, 233),
+        "each certificate once"
+    );
+    t.stop().await;
+}
+
+/// A PagerDuty trigger still being retried when the certificate is replaced is not sent after
+/// the resolve: it would open the incident again for a certificate that is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagerduty_trigger_retried_after_its_resolve_is_not_sent() {
+    use certkeep_api::ReimportCertificateRequest;
+    use certkeep_server::app::RequestCtx;
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let (_, token) = t.client_with_role(Role::Admin, None).await;
+    let at = |now| RequestCtx {
+        request_id: "test".into(),
+        bearer: Some(token.clone()),
+        now,
+    };
+    let ch = t
+        .admin
+        .channel_create(&CreateChannelRequest {
+            name: "pager".into(),
+            kind: Some(ChannelKind::Pagerduty),
+            routing_key: Some("R0123456789abcdef0123456789abcde".into()),
+            events_url: Some(rx.url.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .channel;
+    let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
+    let h = |hour: i64| day0 + Duration::hours(hour);
+    let ca = root_ca("Pager CA", day0 - Duration::days(100));
+    let pem = |not_after| {
+        leaf_pem(
+            &ca,
+            "golf.example.test",
+            day0 - Duration::days(90),
+            not_after,
+        )
+    };
+    let golf = t
+        .app
+        .certificate_import(
+            &at(h(6)),
+            ImportCertificateRequest {
+                name: "golf".into(),
+                certificate: pem(day0 - Duration::days(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The expired certificate pages; PagerDuty is down, so the trigger waits for a retry.
+    rx.set_status(503);
+    expiry_sweep_job::run_once(&t.app, h(8))
+        .await
+        .unwrap()
+        .unwrap();
+    let r = delivery_job::run_once(&t.app, h(8)).await.unwrap();
+    assert_eq!(r.retrying, 1);
+    // Replaced meanwhile: the resolve and the trigger's retry are both due when it is back.
+    t.app
+        .certificate_reimport(
+            &at(h(8) + Duration::minutes(5)),
+            golf.id,
+            ReimportCertificateRequest {
+                certificate: pem(day0 + Duration::days(90)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    rx.set_status(200);
+    let r = delivery_job::run_once(&t.app, h(10)).await.unwrap();
+    assert_eq!(r.delivered, 2, "{r:?}");
+    let sent: Vec<(String, String)> = rx
+        .received()
+        .iter()
+        .map(|r| {
+            (
+                r.json["event_action"].as_str().unwrap().to_string(),
+                r.json["dedup_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        vec![("resolve".to_string(), format!("certkeep:{}", golf.id))]
+    );
+    let history = t
+        .admin
+        .channel_deliveries(ch.id, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items;
+    let expired = history.iter().find(|d| d.event == "cert.expired").unwrap();
+    assert_eq!(expired.status, DeliveryStatus::Delivered);
+    assert_eq!(expired.attempts, 2);
+    t.stop().await;
+}
+
+/// Deliveries to a disabled channel wait for it: nothing is sent or given up while it is
+/// disabled, and everything goes out once it is enabled again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_channel_keeps_its_deliveries_until_enabled_again() {
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let mut req = webhook("paused", &rx.url);
+    req.events = Some(vec!["cert.imported".into()]);
+    let ch = t.admin.channel_create(&req).await.unwrap().channel;
+    let day0 = OffsetDateTime::now_utc();
+    let ca = root_ca("Paused CA", day0 - Duration::days(10));
+    for name in ["hotel", "india"] {
+        t.admin
+            .certificate_import(&ImportCertificateRequest {
+                name: name.into(),
+                certificate: leaf_pem(
+                    &ca,
+                    &format!("{name}.example.test"),
+                    day0 - Duration::days(1),
+                    day0 + Duration::days(200),
+                ),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let disable = |enabled| UpdateChannelRequest {
+        enabled: Some(enabled),
+        ..Default::default()
+    };
+    t.admin
+        .channel_update(ch.id, &disable(false))
+        .await
+        .unwrap();
+    // Two days of rounds while disabled: nothing sent, nothing failed.
+    for hours in [0, 1, 30, 49] {
+        let r = delivery_job::run_once(&t.app, day0 + Duration::hours(hours))
+            .await
+            .unwrap();
+        assert_eq!(r.attempts(), 0, "{r:?}");
+    }
+    assert_eq!(rx.hits(), 0);
+    let pending = t
+        .admin
+        .channel_deliveries(ch.id, &DeliveryQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(pending.len(), 2);
+    assert!(
+        pending
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0)
+    );
+    t.admin.channel_update(ch.id, &disable(true)).await.unwrap();
+    let r = delivery_job::run_once(&t.app, day0 + Duration::hours(50))
+        .await
+        .unwrap();
+    assert_eq!(r.delivered, 2, "{r:?}");
+    let mut names: Vec<String> = notices(&rx).into_iter().map(|n| n.1).collect();
+    names.sort();
+    assert_eq!(names, vec!["hotel", "india"]);
     t.stop().await;
 }
 

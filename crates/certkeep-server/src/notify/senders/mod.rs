@@ -8,7 +8,7 @@
 //! and cut to [`MAX_ERROR_CHARS`] characters.
 
 mod email;
-mod pagerduty;
+pub(crate) mod pagerduty;
 mod slack;
 mod teams;
 mod webhook;

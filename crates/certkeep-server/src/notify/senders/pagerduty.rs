@@ -5,9 +5,10 @@
 //! |---|---|---|
 //! | `cert.expired` | trigger | critical |
 //! | `cert.expiring` | trigger | warning |
-//! | `cert.reimported` | resolve (the certificate was replaced) | — |
+//! | `cert.renew_failed`, `cert.order_failed` | trigger | error |
+//! | `cert.reimported`, `cert.renewed` | resolve (the certificate was replaced) | — |
 //! | `cert.deleted` | resolve (nothing left to expire) | — |
-//! | `cert.imported` | nothing is sent (a new certificate is no incident) | — |
+//! | `cert.imported`, `cert.issued`, DNS validation | nothing is sent (no incident) | — |
 //! | `channel.test` | trigger (info) then resolve, `dedup_key` `certkeep:test:<notification id>` | info |
 //!
 //! The requests go one after the other (PagerDuty limits events per routing key). The delivery
@@ -45,6 +46,11 @@ fn action(event: EventType) -> Action {
         | EventType::DnsValidationCompleted => Action::Skip,
         EventType::ChannelTest => Action::Test,
     }
+}
+
+/// Whether `event` opens (or keeps open) an incident.
+pub(crate) fn triggers(event: EventType) -> bool {
+    matches!(action(event), Action::Trigger(_))
 }
 
 pub(super) async fn send(
