@@ -343,7 +343,7 @@ pub async fn enqueue_refs(
 
 /// The notification a stored delivery sends: as stored, or rendered from its references with
 /// what the inventory holds now about those certificate versions (days left counted from the
-/// event's time). Certificates purged since are left out. The inner error is permanent (the
+/// event's time). Certificates deleted or purged since are left out. The inner error is permanent (the
 /// delivery fails), the outer one a database error worth retrying.
 async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notification, String>> {
     let r = match serde_json::from_str::<Stored>(payload) {
@@ -362,7 +362,8 @@ async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notifica
     let mut certificates = Vec::with_capacity(r.refs.len());
     for stored in &r.refs {
         let cref = stored.cert();
-        let Some(rec) = records.get(&cref.id) else {
+        // Deleted since (or purged): nothing to warn about any more.
+        let Some(rec) = records.get(&cref.id).filter(|r| r.deleted_at.is_none()) else {
             continue;
         };
         let threshold = match stored {
@@ -392,7 +393,7 @@ async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notifica
     }
     if certificates.is_empty() {
         return Ok(Err(
-            "the certificates this notification was about have been purged".into(),
+            "the certificates this notification was about have been deleted since".into(),
         ));
     }
     Ok(Ok(Notification {

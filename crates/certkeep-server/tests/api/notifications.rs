@@ -1369,6 +1369,65 @@ async fn notices_due_together_are_batched_at_most_a_hundred_a_delivery() {
     t.stop().await;
 }
 
+/// A certificate deleted between the sweep and the delivery is left out of the notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_deleted_before_its_notice_is_sent_is_left_out() {
+    use certkeep_server::app::RequestCtx;
+    let t = TestApp::spawn_manual().await;
+    let rx = Receiver::start().await;
+    let (_, token) = t.client_with_role(Role::Admin, None).await;
+    let mut ch = webhook("deleted", &rx.url);
+    ch.events = Some(vec!["cert.expiring".into()]);
+    t.admin.channel_create(&ch).await.unwrap();
+    let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
+    let ca = root_ca("Deleted CA", day0 - Duration::days(100));
+    let ctx = RequestCtx {
+        request_id: "test".into(),
+        bearer: Some(token),
+        now: day0,
+    };
+    let mut ids = Vec::new();
+    for name in ["lima", "mike"] {
+        let c = t
+            .app
+            .certificate_import(
+                &ctx,
+                ImportCertificateRequest {
+                    name: name.into(),
+                    certificate: leaf_pem(
+                        &ca,
+                        &format!("{name}.example.test"),
+                        day0 - Duration::days(80),
+                        day0 + Duration::days(5),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let r = expiry_sweep_job::run_once(&t.app, day0 + Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.notices, r.deliveries), (2, 1));
+    t.admin.certificate_delete(ids[0]).await.unwrap();
+    delivery_job::run_once(&t.app, day0 + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        notices(&rx),
+        vec![(
+            "cert.expiring".to_string(),
+            "mike".to_string(),
+            "10d".to_string(),
+            1
+        )]
+    );
+    t.stop().await;
+}
+
 /// A PagerDuty trigger still being retried when the certificate is replaced is not sent after
 /// the resolve: it would open the incident again for a certificate that is fine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
