@@ -513,30 +513,12 @@ pub async fn attempt(
             retry_after: None,
         };
     }
-    let n = match render(app, &o.payload).await {
-        Ok(Ok(n))
-            if matches!(
-                channels::kind_from_str(&channel.kind),
-                Ok(ChannelKind::Pagerduty)
-            ) =>
-        {
-            match still_paging(app, n).await {
-                Ok(Ok(n)) => n,
-                Ok(Err(detail)) => {
-                    return SendResult::Delivered {
-                        status: None,
-                        detail,
-                    };
-                }
-                Err(e) => {
-                    return SendResult::Retry {
-                        status: None,
-                        error: format!("reading the certificates to send: {e}"),
-                        retry_after: None,
-                    };
-                }
-            }
-        }
+    let reading_failed = |e: Error| SendResult::Retry {
+        status: None,
+        error: format!("reading the certificates to send: {e}"),
+        retry_after: None,
+    };
+    let mut n = match render(app, &o.payload).await {
         Ok(Ok(n)) => n,
         Ok(Err(error)) => {
             return SendResult::Failed {
@@ -544,14 +526,23 @@ pub async fn attempt(
                 error,
             };
         }
-        Err(e) => {
-            return SendResult::Retry {
-                status: None,
-                error: format!("reading the certificates to send: {e}"),
-                retry_after: None,
-            };
-        }
+        Err(e) => return reading_failed(e),
     };
+    if matches!(
+        channels::kind_from_str(&channel.kind),
+        Ok(ChannelKind::Pagerduty)
+    ) {
+        n = match still_paging(app, n).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(detail)) => {
+                return SendResult::Delivered {
+                    status: None,
+                    detail,
+                };
+            }
+            Err(e) => return reading_failed(e),
+        };
+    }
     let target = match channels::target(&app.keyring, channel) {
         Ok(t) => t,
         Err(e) => {

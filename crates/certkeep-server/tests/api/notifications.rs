@@ -1237,38 +1237,77 @@ async fn sweep_sends_each_notice_once_through_changes_between_runs() {
     t.stop().await;
 }
 
+/// Imports as an Admin at chosen times (the version counts as stored then, and the sweep lets
+/// it settle from there), of leaves from one CA.
+struct Importer {
+    app: Arc<certkeep_server::app::App>,
+    token: String,
+    ca: tk::Ca,
+}
+
+impl Importer {
+    async fn new(t: &TestApp, ca_name: &str, ca_from: OffsetDateTime) -> Importer {
+        let (_, token) = t.client_with_role(Role::Admin, None).await;
+        Importer {
+            app: t.app.clone(),
+            token,
+            ca: root_ca(ca_name, ca_from),
+        }
+    }
+
+    fn ctx(&self, now: OffsetDateTime) -> certkeep_server::app::RequestCtx {
+        certkeep_server::app::RequestCtx {
+            request_id: "test".into(),
+            bearer: Some(self.token.clone()),
+            now,
+        }
+    }
+
+    fn pem(&self, name: &str, not_before: OffsetDateTime, not_after: OffsetDateTime) -> String {
+        leaf_pem(
+            &self.ca,
+            &format!("{name}.example.test"),
+            not_before,
+            not_after,
+        )
+    }
+
+    async fn import(
+        &self,
+        name: &str,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> certkeep_api::CertificateMetadata {
+        let req = ImportCertificateRequest {
+            name: name.into(),
+            certificate: self.pem(name, not_before, not_after),
+            ..Default::default()
+        };
+        self.app
+            .certificate_import(&self.ctx(now), req)
+            .await
+            .unwrap()
+    }
+}
+
 /// A certificate first seen by a sweep that runs within the second it expires: the sweep's
 /// windows are whole seconds, so it is told `cert.expired` by one run, not by this one (found
 /// newly stored) and again by the next (found expired since the last run).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_expiring_within_the_second_of_a_sweep_is_told_once() {
-    use certkeep_server::app::RequestCtx;
     let t = TestApp::spawn_manual().await;
     let rx = Receiver::start().await;
-    let (_, token) = t.client_with_role(Role::Admin, None).await;
     let mut ch = webhook("expiry", &rx.url);
     ch.events = Some(vec!["cert.expiring".into(), "cert.expired".into()]);
     ch.expired_hour_utc = Some(9);
     t.admin.channel_create(&ch).await.unwrap();
     let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
     let h = |hour: i64| day0 + Duration::hours(hour);
-    let ca = root_ca("Second CA", day0 - Duration::days(10));
-    let ctx = RequestCtx {
-        request_id: "test".into(),
-        bearer: Some(token),
-        now: h(7),
-    };
-    t.app
-        .certificate_import(
-            &ctx,
-            ImportCertificateRequest {
-                name: "echo".into(),
-                certificate: leaf_pem(&ca, "echo.example.test", day0 - Duration::days(5), h(12)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let certs = Importer::new(&t, "Second CA", day0 - Duration::days(10)).await;
+    certs
+        .import("echo", day0 - Duration::days(5), h(12), h(7))
+        .await;
     // The channel's first run, before the version has settled: nothing.
     assert_eq!(day(&t, &rx, h(7) + Duration::minutes(1)).await, vec![]);
     let mut told = day(&t, &rx, h(12) + Duration::milliseconds(500)).await;
@@ -1291,20 +1330,13 @@ async fn a_certificate_expiring_within_the_second_of_a_sweep_is_told_once() {
 /// delivery, each exactly once; other thresholds go in deliveries of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_due_together_are_batched_at_most_a_hundred_a_delivery() {
-    use certkeep_server::app::RequestCtx;
     let t = TestApp::spawn_manual().await;
     let rx = Receiver::start().await;
-    let (_, token) = t.client_with_role(Role::Admin, None).await;
     let mut ch = webhook("batches", &rx.url);
     ch.events = Some(vec!["cert.expiring".into()]);
     t.admin.channel_create(&ch).await.unwrap();
     let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
-    let ca = root_ca("Batch CA", day0 - Duration::days(100));
-    let ctx = RequestCtx {
-        request_id: "test".into(),
-        bearer: Some(token),
-        now: day0,
-    };
+    let certs = Importer::new(&t, "Batch CA", day0 - Duration::days(100)).await;
     // 230 inside the 10-day threshold, 3 inside the 30-day one.
     for i in 0..233 {
         let not_after = if i < 230 {
@@ -1312,22 +1344,14 @@ async fn notices_due_together_are_batched_at_most_a_hundred_a_delivery() {
         } else {
             day0 + Duration::days(20)
         };
-        t.app
-            .certificate_import(
-                &ctx,
-                ImportCertificateRequest {
-                    name: format!("b{i:03}"),
-                    certificate: leaf_pem(
-                        &ca,
-                        &format!("b{i}.example.test"),
-                        day0 - Duration::days(80),
-                        not_after,
-                    ),
-                    ..Default::default()
-                },
+        certs
+            .import(
+                &format!("b{i:03}"),
+                day0 - Duration::days(80),
+                not_after,
+                day0,
             )
-            .await
-            .unwrap();
+            .await;
     }
     let r = expiry_sweep_job::run_once(&t.app, day0 + Duration::hours(1))
         .await
@@ -1372,39 +1396,23 @@ async fn notices_due_together_are_batched_at_most_a_hundred_a_delivery() {
 /// A certificate deleted between the sweep and the delivery is left out of the notice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_deleted_before_its_notice_is_sent_is_left_out() {
-    use certkeep_server::app::RequestCtx;
     let t = TestApp::spawn_manual().await;
     let rx = Receiver::start().await;
-    let (_, token) = t.client_with_role(Role::Admin, None).await;
     let mut ch = webhook("deleted", &rx.url);
     ch.events = Some(vec!["cert.expiring".into()]);
     t.admin.channel_create(&ch).await.unwrap();
     let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
-    let ca = root_ca("Deleted CA", day0 - Duration::days(100));
-    let ctx = RequestCtx {
-        request_id: "test".into(),
-        bearer: Some(token),
-        now: day0,
-    };
+    let certs = Importer::new(&t, "Deleted CA", day0 - Duration::days(100)).await;
     let mut ids = Vec::new();
     for name in ["lima", "mike"] {
-        let c = t
-            .app
-            .certificate_import(
-                &ctx,
-                ImportCertificateRequest {
-                    name: name.into(),
-                    certificate: leaf_pem(
-                        &ca,
-                        &format!("{name}.example.test"),
-                        day0 - Duration::days(80),
-                        day0 + Duration::days(5),
-                    ),
-                    ..Default::default()
-                },
+        let c = certs
+            .import(
+                name,
+                day0 - Duration::days(80),
+                day0 + Duration::days(5),
+                day0,
             )
-            .await
-            .unwrap();
+            .await;
         ids.push(c.id);
     }
     let r = expiry_sweep_job::run_once(&t.app, day0 + Duration::hours(1))
@@ -1433,15 +1441,8 @@ async fn a_certificate_deleted_before_its_notice_is_sent_is_left_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pagerduty_trigger_retried_after_its_resolve_is_not_sent() {
     use certkeep_api::ReimportCertificateRequest;
-    use certkeep_server::app::RequestCtx;
     let t = TestApp::spawn_manual().await;
     let rx = Receiver::start().await;
-    let (_, token) = t.client_with_role(Role::Admin, None).await;
-    let at = |now| RequestCtx {
-        request_id: "test".into(),
-        bearer: Some(token.clone()),
-        now,
-    };
     let ch = t
         .admin
         .channel_create(&CreateChannelRequest {
@@ -1456,27 +1457,11 @@ async fn a_pagerduty_trigger_retried_after_its_resolve_is_not_sent() {
         .channel;
     let day0 = OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + Duration::days(1);
     let h = |hour: i64| day0 + Duration::hours(hour);
-    let ca = root_ca("Pager CA", day0 - Duration::days(100));
-    let pem = |not_after| {
-        leaf_pem(
-            &ca,
-            "golf.example.test",
-            day0 - Duration::days(90),
-            not_after,
-        )
-    };
-    let golf = t
-        .app
-        .certificate_import(
-            &at(h(6)),
-            ImportCertificateRequest {
-                name: "golf".into(),
-                certificate: pem(day0 - Duration::days(1)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let certs = Importer::new(&t, "Pager CA", day0 - Duration::days(100)).await;
+    let from = day0 - Duration::days(90);
+    let golf = certs
+        .import("golf", from, day0 - Duration::days(1), h(6))
+        .await;
     // The expired certificate pages; PagerDuty is down, so the trigger waits for a retry.
     rx.set_status(503);
     expiry_sweep_job::run_once(&t.app, h(8))
@@ -1488,10 +1473,10 @@ async fn a_pagerduty_trigger_retried_after_its_resolve_is_not_sent() {
     // Replaced meanwhile: the resolve and the trigger's retry are both due when it is back.
     t.app
         .certificate_reimport(
-            &at(h(8) + Duration::minutes(5)),
+            &certs.ctx(h(8) + Duration::minutes(5)),
             golf.id,
             ReimportCertificateRequest {
-                certificate: pem(day0 + Duration::days(90)),
+                certificate: certs.pem("golf", from, day0 + Duration::days(90)),
                 ..Default::default()
             },
         )
