@@ -751,7 +751,8 @@ pub struct CreateChannelRequest {
     /// `cert.reimported`, `cert.deleted`, `cert.issued`, `cert.order_failed`, `cert.renewed`,
     /// `cert.renew_failed`). When absent: every type for a webhook; `cert.expiring`,
     /// `cert.expired`, `cert.order_failed` and `cert.renew_failed` for Slack, Teams and e-mail;
-    /// `cert.expired`, `cert.renew_failed`, `cert.reimported` and `cert.renewed` for PagerDuty.
+    /// `cert.expired`, `cert.renew_failed`, `cert.reimported`, `cert.renewed` and
+    /// `cert.deleted` for PagerDuty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
