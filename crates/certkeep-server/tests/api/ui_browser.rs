@@ -402,13 +402,7 @@ async fn ui_in_chromium_sign_in_import_search_download_reader_denied_sign_out() 
         labels.send_keys("\nno-equals-sign").await.unwrap();
         click(&b, Locator::Css("form.channel button[type=submit]")).await;
         wait_h1(&b, "Edit channel").await;
-        let message = b
-            .find(Locator::Id("labels-error"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let message = field_error(&b, "labels").await;
         assert!(message.contains("is not key=value"), "{message}");
         screenshot(&b, "channel-edit-error.png").await;
 
@@ -510,14 +504,23 @@ async fn assert_no_horizontal_overflow(b: &Client, what: &str) {
     );
 }
 
-/// The text shown beside form field `id`.
+/// The text shown beside form field `id`, once the page showing it has loaded (a form posted
+/// back to a page of the same title: the old page may still be there for a moment).
 async fn field_error(b: &Client, id: &str) -> String {
-    b.find(Locator::Id(&format!("{id}-error")))
-        .await
-        .unwrap_or_else(|_| panic!("no error beside {id}"))
-        .text()
-        .await
-        .unwrap()
+    let deadline = Instant::now() + StdDuration::from_secs(20);
+    loop {
+        if let Ok(e) = b.find(Locator::Id(&format!("{id}-error"))).await
+            && let Ok(text) = e.text().await
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no error beside {id}: {}",
+            b.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
