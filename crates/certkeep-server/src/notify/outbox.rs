@@ -343,8 +343,8 @@ pub async fn enqueue_refs(
 
 /// The notification a stored delivery sends: as stored, or rendered from its references with
 /// what the inventory holds now about those certificate versions (days left counted from the
-/// event's time). Certificates deleted or purged since are left out. The inner error is permanent (the
-/// delivery fails), the outer one a database error worth retrying.
+/// event's time). Certificates deleted or purged since are left out. The inner error is
+/// permanent (the delivery fails), the outer one a database error worth retrying.
 async fn render(app: &App, payload: &str) -> Result<std::result::Result<Notification, String>> {
     let r = match serde_json::from_str::<Stored>(payload) {
         Ok(Stored::Full(n)) => return Ok(Ok(n)),

@@ -156,16 +156,11 @@ async fn expiring_due(
         let percent = thresholds
             .iter()
             .any(|t| matches!(t, Threshold::Percent(_)));
-        let due = match furthest_days {
-            Some(days) if !percent => crossed_days(days),
-            _ => CertificateFilter {
-                not_after_min: Some(now_s),
-                ..CertificateFilter::default()
-            },
-        };
         let f = CertificateFilter {
-            not_after_min: due.not_after_min,
-            not_after_max_excl: due.not_after_max_excl,
+            not_after_min: Some(now_s),
+            not_after_max_excl: furthest_days
+                .filter(|_| !percent)
+                .and_then(|days| crossed_days(days).not_after_max_excl),
             ..f
         };
         found.extend(run.candidates(app, f).await?);

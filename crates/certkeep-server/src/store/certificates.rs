@@ -707,7 +707,7 @@ impl Store {
     }
 
     /// What the expiry sweep needs to decide (id, version, validity) of every entry matching
-    /// `f`, unordered and unpaged (order, cursor and limit of `f` are ignored).
+    /// `f`, all of them in no particular order (order, cursor and limit of `f` are ignored).
     ///
     /// A first sweep reads half a million rows. Each comes back packed into one text (`id
     /// version not_before not_after version_at`) and each page of them joined by the database
@@ -747,12 +747,11 @@ impl Store {
         // Pages follow the index the query walks: expiry, or for versions stored in a window
         // the time they were stored (sorting a million newly imported entries by expiry for
         // each page took SQLite 4 s a page).
-        let (key, key_of): (&str, fn(&DueCandidate) -> i64) =
-            if drive == Drive::Expiry || f.version_after.is_none() {
-                ("not_after", |c| c.not_after.unix_timestamp())
-            } else {
-                ("version_at", |c| c.version_at.unix_timestamp())
-            };
+        let (key, key_of): (&str, fn(&DueCandidate) -> i64) = if f.version_after.is_none() {
+            ("not_after", |c| c.not_after.unix_timestamp())
+        } else {
+            ("version_at", |c| c.version_at.unix_timestamp())
+        };
         let mut out = Vec::new();
         let mut after: Option<(i64, String)> = None;
         loop {
